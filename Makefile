@@ -1,0 +1,29 @@
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint bench clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/passerelle db upgrade
+	$(BIN)/passerelle demo-data --if-empty
+	$(BIN)/passerelle run
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	PTB_TIMEDELTA=true $(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python tests/bench/bench_relay.py
+
+clean:
+	rm -rf $(VENV) data/*.db*

@@ -1,0 +1,145 @@
+"""The playground: a browser page where one person plays a student, a mentor and a coordinator.
+
+It is a platform like the others: its HTTP API is translated to Inbound events for the bus, and
+the delivery workers send it Outbound messages through `send`. Its chats live in memory (they are
+a demo's screen, not the record: the outbox in the database is the record).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import re
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from core.model import Address, Inbound, Outbound
+
+PAGE = Path(__file__).with_name("playground_page.html")
+MAX_TEXT = 4000
+MAX_INPUT = 20_000
+LONG_POLL_SECONDS = 20.0
+_USER = re.compile(r"^[A-Za-z0-9_\-]{1,32}$")
+
+Feed = Callable[[Inbound], Awaitable[bool]]
+
+
+class PlaygroundChannel:
+    platform = "playground"
+    max_text = MAX_TEXT
+
+    def __init__(self) -> None:
+        self._ids = itertools.count(1)
+        self.chats: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self._changed = asyncio.Condition()
+
+    async def start(self, feed: Feed) -> None:  # the HTTP routes feed the bus instead
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def send(self, message: Outbound) -> str:
+        entry = {
+            "id": f"m{next(self._ids)}", "from": "bot", "text": message.text,
+            "buttons": [{"label": b.label, "action": b.action} for b in message.buttons],
+            "reply_to": message.reply_to,
+        }
+        await self._append(message.to.chat_id, entry)
+        return entry["id"]
+
+    async def record_own(self, user: str, text: str, reply_to: str | None) -> str:
+        """What the person typed is shown in their pane and gets an id they can reply to."""
+        entry = {"id": f"m{next(self._ids)}", "from": "me", "text": text, "buttons": [],
+                 "reply_to": reply_to}
+        await self._append(user, entry)
+        return entry["id"]
+
+    async def _append(self, chat: str, entry: dict[str, Any]) -> None:
+        async with self._changed:
+            self.chats[chat].append(entry)
+            self._changed.notify_all()
+
+    async def history(self, chat: str, after: int, wait: float) -> list[dict[str, Any]]:
+        """Entries after position `after`, waiting up to `wait` seconds for one to arrive."""
+        async with self._changed:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._changed.wait_for(lambda: len(self.chats[chat]) > after), wait
+                )
+            return self.chats[chat][after:]
+
+
+def to_inbound(user: str, payload: dict[str, Any], message_id: str = "") -> Inbound:
+    """The playground's request body → the core's Inbound (pure translation)."""
+    action = payload.get("action")
+    return Inbound(
+        event_key=f"playground:{user}:{payload['client_id']}",
+        source=Address("playground", user),
+        platform_user_id=user,
+        text="" if action else str(payload.get("text", "")),
+        message_id=message_id,
+        reply_to=payload.get("reply_to") or None,
+        action=str(action) if action else None,
+        locale_hint=payload.get("locale"),
+    )
+
+
+def routes(channel: PlaygroundChannel, feed: Feed) -> list[web.RouteDef]:
+    async def page(_: web.Request) -> web.StreamResponse:
+        return web.FileResponse(PAGE, headers={"Cache-Control": "no-store"})
+
+    async def post(request: web.Request) -> web.Response:
+        user = request.match_info["user"]
+        try:
+            payload = await request.json()
+        except ValueError:
+            return web.json_response({"error": "body must be JSON"}, status=400)
+        problem = _check(user, payload)
+        if problem:
+            return web.json_response({"error": problem}, status=400)
+        message_id = ""
+        if not payload.get("action"):
+            message_id = await channel.record_own(user, str(payload.get("text", "")),
+                                                  payload.get("reply_to"))
+        accepted = await feed(to_inbound(user, payload, message_id))
+        return web.json_response({"accepted": accepted, "id": message_id}, status=202)
+
+    async def poll(request: web.Request) -> web.Response:
+        user = request.match_info["user"]
+        if not _USER.match(user):
+            return web.json_response({"error": "bad user name"}, status=400)
+        try:
+            after = max(0, int(request.query.get("after", "0")))
+            wait = min(LONG_POLL_SECONDS, max(0.0, float(request.query.get("wait", "0"))))
+        except ValueError:
+            return web.json_response({"error": "after and wait are numbers"}, status=400)
+        entries = await channel.history(user, after, wait)
+        return web.json_response({"messages": entries, "next": after + len(entries)})
+
+    return [
+        web.get("/", page),
+        web.get("/playground", page),
+        web.post("/api/playground/{user}/messages", post),
+        web.get("/api/playground/{user}/messages", poll),
+    ]
+
+
+def _check(user: str, payload: object) -> str | None:
+    if not _USER.match(user):
+        return "bad user name (letters, digits, - and _, at most 32)"
+    if not isinstance(payload, dict):
+        return "body must be a JSON object"
+    if not isinstance(payload.get("client_id"), str | int) or not str(payload["client_id"]):
+        return "client_id is required (it makes a retried request harmless)"
+    text = payload.get("text", "")
+    if not isinstance(text, str) or len(text) > MAX_INPUT:
+        return f"text must be a string of at most {MAX_INPUT} characters"
+    if not payload.get("action") and not text.strip():
+        return "text or action is required"
+    return None

@@ -1,0 +1,129 @@
+"""The composition root: settings → database → adapters → workers → one asyncio loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from aiohttp import web
+from sqlalchemy import Engine, text
+
+from adapters.language import detect_language
+from adapters.playground_adapter import PlaygroundChannel
+from adapters.playground_adapter import routes as playground_routes
+from bots.catalogs import load_catalog, load_fields
+from bots.delivery import DeliveryWorker, utc_now
+from bots.settings import Settings
+from core.bus import Bus
+from core.context import Services
+from core.model import Inbound
+from core.ports import Channel
+from storage.engine import make_engine
+from storage.migrate import current_revision
+from storage.outbox import OutboxQueue
+from storage.store import unit_of_work_factory
+
+log = logging.getLogger("passerelle.app")
+HEAD_REVISION = "0001"
+
+
+def build_services() -> Services:
+    return Services(catalog=load_catalog(), fields=load_fields(), detect=detect_language)
+
+
+@dataclass
+class Passerelle:
+    """One running service: the bus, its channels, their workers and the web server."""
+
+    settings: Settings
+    engine: Engine
+    services: Services = field(default_factory=build_services)
+    channels: dict[str, Channel] = field(default_factory=dict)
+    workers: list[DeliveryWorker] = field(default_factory=list)
+    playground: PlaygroundChannel | None = None
+
+    def __post_init__(self) -> None:
+        self.uow = unit_of_work_factory(self.engine)
+        self.bus = Bus(self.uow, self.services)
+        self.queue = OutboxQueue(self.engine)
+        if self.settings.playground_on():
+            self.playground = PlaygroundChannel()
+            self.add_channel(self.playground)
+
+    def add_channel(self, channel: Channel) -> DeliveryWorker:
+        d = self.settings.delivery
+        worker = DeliveryWorker(
+            channel, self.queue, self.uow, self.services, clock=utc_now,
+            poll_seconds=d.poll_seconds, batch_size=d.batch_size, lease_seconds=d.lease_seconds,
+        )
+        worker.notify = self.poke_all
+        self.channels[channel.platform] = channel
+        self.workers.append(worker)
+        return worker
+
+    def poke_all(self) -> None:
+        for worker in self.workers:
+            worker.poke()
+
+    async def feed(self, inbound: Inbound) -> bool:
+        """Hand one event to the bus; it is acknowledged only once its transaction committed."""
+        accepted = await asyncio.to_thread(self.bus.handle, inbound, utc_now())
+        self.poke_all()
+        return accepted
+
+    def healthy(self) -> dict[str, object]:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            database = True
+        except Exception:
+            database = False
+        workers = {w.platform: w.alive() for w in self.workers}
+        return {"ok": database and all(workers.values()), "database": database,
+                "workers": workers}
+
+    def web_app(self) -> web.Application:
+        app = web.Application(client_max_size=256 * 1024)
+
+        async def healthz(_: web.Request) -> web.Response:
+            status = await asyncio.to_thread(self.healthy)
+            return web.json_response(status, status=200 if status["ok"] else 503)
+
+        app.router.add_get("/healthz", healthz)
+        if self.playground is not None:
+            app.add_routes(playground_routes(self.playground, self.feed))
+        return app
+
+    async def serve(self, stop: asyncio.Event) -> None:
+        """Run until `stop` is set: web server, channels and one worker per channel."""
+        runner = web.AppRunner(self.web_app(), handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, self.settings.web.host, self.settings.web.port)
+        await site.start()
+        port = runner.addresses[0][1] if runner.addresses else self.settings.web.port
+        self.port = port
+        for channel in self.channels.values():
+            await channel.start(self.feed)
+        tasks = [asyncio.create_task(w.run(), name=f"worker-{w.platform}") for w in self.workers]
+        if self.playground is not None:
+            log.info("event=playground url=http://%s:%s/", self.settings.web.host, port)
+        log.info("event=started port=%s platforms=%s", port, ",".join(self.channels))
+        try:
+            await stop.wait()
+        finally:
+            for worker in self.workers:
+                worker.stop()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for channel in self.channels.values():
+                await channel.stop()
+            await runner.cleanup()
+            log.info("event=stopped")
+
+
+def open_database(settings: Settings) -> Engine:
+    return make_engine(settings.resolved_database_url())
+
+
+def schema_is_current(engine: Engine) -> bool:
+    return current_revision(engine) == HEAD_REVISION

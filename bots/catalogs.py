@@ -1,0 +1,33 @@
+"""Loading what lives in config/: message catalogs (.po) and career fields (.toml)."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from babel.messages.pofile import read_po
+
+from bots.settings import CONFIG_DIR
+from core.fields import CareerField, FieldList
+from core.i18n import Catalog
+from core.model import LANGUAGES
+
+DOMAIN = "passerelle"
+
+
+def load_catalog(config_dir: Path = CONFIG_DIR) -> Catalog:
+    texts: dict[str, dict[str, str]] = {}
+    for lang in LANGUAGES:
+        path = config_dir / "locales" / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+        with path.open("rb") as handle:
+            po = read_po(handle, locale=lang)
+        texts[lang] = {str(m.id): str(m.string) for m in po if m.id and m.string}
+    return Catalog(texts)
+
+
+def load_fields(config_dir: Path = CONFIG_DIR) -> FieldList:
+    with (config_dir / "fields.toml").open("rb") as handle:
+        data = tomllib.load(handle)
+    return FieldList(
+        [CareerField(f["key"], f["fr"], f["en"], f.get("group", "")) for f in data["field"]]
+    )

@@ -1,0 +1,165 @@
+"""Delivery workers: drain the outbox to each platform, never dropping and never duplicating.
+
+One worker per platform. It claims due rows (oldest first, one per chat so order holds within a
+conversation), sends them through the platform's Channel, and records the outcome. Parts of a
+long message are recorded as they go, so a retry resumes where it stopped instead of re-sending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from core.context import Context, Services
+from core.delivery import OutboxItem, delivery_failed, next_attempt, recipient_unreachable
+from core.model import Outbound
+from core.ports import Channel, PermanentFailure, RetryLater, UnitOfWorkFactory, Unreachable
+from core.text import split_text
+from storage.outbox import OutboxQueue
+
+log = logging.getLogger("passerelle.delivery")
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        channel: Channel,
+        queue: OutboxQueue,
+        uow: UnitOfWorkFactory,
+        services: Services,
+        *,
+        clock: Clock = utc_now,
+        poll_seconds: float = 0.5,
+        batch_size: int = 50,
+        lease_seconds: float = 60,
+        send_timeout: float = 30,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.channel = channel
+        self.queue = queue
+        self.uow = uow
+        self.services = services
+        self.clock = clock
+        self.poll_seconds = poll_seconds
+        self.batch_size = batch_size
+        self.lease_seconds = lease_seconds
+        self.send_timeout = send_timeout
+        self.rng = rng or random.Random()
+        self.wakeup = asyncio.Event()
+        self.notify: Callable[[], None] = self.poke  # who to wake when a failure writes rows
+        self.last_beat = time.monotonic()
+        self._stopping = False
+
+    @property
+    def platform(self) -> str:
+        return self.channel.platform
+
+    def alive(self, within: float = 30) -> bool:
+        return time.monotonic() - self.last_beat < max(within, self.poll_seconds * 4)
+
+    def poke(self) -> None:
+        """New rows were written: look now instead of at the next poll."""
+        self.wakeup.set()
+
+    async def run(self) -> None:
+        log.info("event=worker_start platform=%s", self.platform)
+        while not self._stopping:
+            self.last_beat = time.monotonic()
+            try:
+                busy = await self.drain_once()
+            except Exception:  # the worker must outlive any one failure
+                log.exception("event=worker_error platform=%s", self.platform)
+                busy = 0
+            if busy:
+                continue
+            self.wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wakeup.wait(), timeout=self.poll_seconds)
+
+    def stop(self) -> None:
+        self._stopping = True
+        self.wakeup.set()
+
+    async def drain_once(self) -> int:
+        """Claim one batch and send it; return how many rows were handled."""
+        items = await asyncio.to_thread(
+            self.queue.claim, self.platform, self.clock(), self.batch_size, self.lease_seconds
+        )
+        if items:
+            await asyncio.gather(*(self.deliver(item) for item in items))
+        return len(items)
+
+    async def deliver(self, item: OutboxItem) -> None:
+        message = item.envelope.message
+        parts = split_text(message.text, self.channel.max_text)
+        ids = list(item.platform_message_ids)
+        conv = item.envelope.match_id
+        try:
+            for index in range(item.parts_sent, len(parts)):
+                last = index == len(parts) - 1
+                part = Outbound(
+                    message.to, parts[index],
+                    buttons=message.buttons if last else (),
+                    reply_to=message.reply_to if index == 0 else None,
+                )
+                ids.append(await asyncio.wait_for(self.channel.send(part), self.send_timeout))
+                if not last:
+                    await asyncio.to_thread(self.queue.record_part, item.id, index + 1, tuple(ids))
+        except RetryLater as error:
+            await self._retry(item, str(error), error.retry_after)
+        except (TimeoutError, ConnectionError, OSError) as error:
+            await self._retry(item, type(error).__name__, None)
+        except Unreachable as error:
+            log.info("event=unreachable platform=%s conversation=%s", self.platform, conv)
+            await asyncio.to_thread(self.queue.failed, item, f"unreachable: {error}"[:300])
+            await asyncio.to_thread(self._domain, recipient_unreachable, item)
+        except PermanentFailure as error:
+            await self._give_up(item, f"permanent: {error}")
+        except Exception as error:  # an adapter bug must not lose the row: retry it
+            log.exception("event=send_error platform=%s conversation=%s", self.platform, conv)
+            await self._retry(item, f"error: {type(error).__name__}", None)
+        else:
+            await asyncio.to_thread(self.queue.delivered, item, tuple(ids), self.clock())
+            log.info(
+                "event=delivered platform=%s conversation=%s outbox=%s parts=%d",
+                self.platform, conv, item.id, len(parts),
+            )
+
+    async def _retry(self, item: OutboxItem, reason: str, retry_after: float | None) -> None:
+        at = next_attempt(self.clock(), item.attempts + 1, retry_after, self.rng.random())
+        if at is None:
+            await self._give_up(item, f"gave up after {item.attempts + 1} attempts: {reason}")
+            return
+        log.info(
+            "event=retry platform=%s conversation=%s outbox=%s attempt=%d reason=%s",
+            self.platform, item.envelope.match_id, item.id, item.attempts + 1, reason[:80],
+        )
+        await asyncio.to_thread(self.queue.retry, item, at, reason)
+
+    async def _give_up(self, item: OutboxItem, reason: str) -> None:
+        log.warning(
+            "event=failed platform=%s conversation=%s outbox=%s reason=%s",
+            self.platform, item.envelope.match_id, item.id, reason[:120],
+        )
+        await asyncio.to_thread(self.queue.failed, item, reason)
+        await asyncio.to_thread(self._domain, delivery_failed, item)
+
+    def _domain(self, decide: Callable[[Context, OutboxItem], None], item: OutboxItem) -> None:
+        """Let the core decide who is told about a failure, in one transaction with its outbox."""
+        now = self.clock()
+        with self.uow() as store:
+            ctx = Context(store, self.services, now)
+            decide(ctx, item)
+            store.enqueue(ctx.out, now)
+        self.notify()

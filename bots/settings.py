@@ -1,0 +1,128 @@
+"""Settings: embedded defaults in config/passerelle.toml, overridden by PASSERELLE_* variables.
+
+Secrets come only from the environment (or a .env file) and are held as SecretStr, so a log line
+or a traceback never shows them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG_DIR = ROOT / "config"
+DEFAULTS_FILE = CONFIG_DIR / "passerelle.toml"
+
+
+class WebSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+
+
+class PlaygroundSettings(BaseModel):
+    enabled: Literal["auto", "on", "off"] = "auto"
+
+
+class DeliverySettings(BaseModel):
+    poll_seconds: float = Field(0.5, gt=0, le=60)
+    batch_size: int = Field(50, ge=1, le=1000)
+    lease_seconds: float = Field(60, ge=1, le=3600)
+
+
+class TelegramSettings(BaseModel):
+    token: SecretStr | None = None
+    base_url: str | None = None
+
+
+class SlackSettings(BaseModel):
+    bot_token: SecretStr | None = None
+    app_token: SecretStr | None = None
+    signing_secret: SecretStr | None = None
+    base_url: str | None = None
+
+
+class DiscordSettings(BaseModel):
+    token: SecretStr | None = None
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PASSERELLE_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+        toml_file=DEFAULTS_FILE,
+    )
+
+    database_url: str = "sqlite:///data/passerelle.db"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    web: WebSettings = WebSettings()
+    playground: PlaygroundSettings = PlaygroundSettings()
+    delivery: DeliverySettings = DeliverySettings()
+    telegram: TelegramSettings = TelegramSettings()
+    slack: SlackSettings = SlackSettings()
+    discord: DiscordSettings = DiscordSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls)
+        return (init_settings, env_settings, dotenv_settings, toml)
+
+    def platforms_configured(self) -> list[str]:
+        configured = []
+        if self.telegram.token:
+            configured.append("telegram")
+        if self.slack.bot_token:
+            configured.append("slack")
+        if self.discord.token:
+            configured.append("discord")
+        return configured
+
+    def playground_on(self) -> bool:
+        if self.playground.enabled == "auto":
+            return not self.platforms_configured()
+        return self.playground.enabled == "on"
+
+    def resolved_database_url(self) -> str:
+        """A relative SQLite path is relative to the project, not to wherever we were started."""
+        prefix = "sqlite:///"
+        url = self.database_url
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+            return prefix + str(ROOT / url[len(prefix) :])
+        return url
+
+
+class SettingsError(Exception):
+    """One line naming the setting that is wrong and what is expected."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = "__".join(str(part) for part in first["loc"]).upper()
+        raise SettingsError(
+            f"setting PASSERELLE_{name} is invalid: {first['msg']}"
+            + (f" (got {first['input']!r})" if _safe_to_show(name, first.get("input")) else "")
+        ) from None
+
+
+def _safe_to_show(name: str, value: object) -> bool:
+    secretish = any(word in name for word in ("TOKEN", "SECRET", "PASSWORD", "KEY"))
+    return not secretish and isinstance(value, str | int | float) and len(str(value)) < 80

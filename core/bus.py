@@ -1,0 +1,129 @@
+"""The one entry point for everything people do: identify the sender, route, write the outbox.
+
+Each inbound event is handled in one transaction with its dedup key, so that a retried webhook,
+a crash or a second instance never applies it twice, and what it produced is never lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from core import onboarding, relay
+from core.commands import Command, parse_command
+from core.context import Context, Services
+from core.model import LANGUAGES, Identity, Inbound, Participant, Role, Step
+from core.ports import UnitOfWorkFactory
+
+log = logging.getLogger("passerelle.bus")
+
+
+class Bus:
+    def __init__(self, uow: UnitOfWorkFactory, services: Services) -> None:
+        self.uow = uow
+        self.services = services
+
+    def handle(self, inbound: Inbound, now: datetime) -> bool:
+        """Apply one event; False when it had already been handled (nothing changes then)."""
+        with self.uow() as store:
+            if not store.claim_event(inbound.event_key, now):
+                log.info("event=duplicate platform=%s", inbound.source.platform)
+                return False
+            ctx = Context(store, self.services, now)
+            route(ctx, inbound)
+            store.enqueue(ctx.out, now)
+        return True
+
+
+def route(ctx: Context, inbound: Inbound) -> None:
+    command = parse_command(inbound.text) if not inbound.action else None
+    identity = ctx.store.identity(inbound.source.platform, inbound.platform_user_id)
+    if identity is None:
+        onboarding.welcome_stranger(ctx, inbound, command)
+        return
+    _refresh_address(ctx, identity, inbound)
+    participant = ctx.store.participant(identity.participant_id)
+    if participant is None:  # identity of an erased person: start over
+        onboarding.welcome_stranger(ctx, inbound, command)
+        return
+    if command is not None:
+        run_command(ctx, participant, command, inbound)
+    elif participant.step is not Step.DONE:
+        onboarding.answer(ctx, participant, inbound)
+    elif inbound.action:
+        press_button(ctx, participant, inbound)
+    elif participant.role is Role.COORDINATOR:
+        ctx.tell(participant, "coordinator.no_relay")
+    else:
+        relay.relay_text(ctx, participant, inbound)
+
+
+def _refresh_address(ctx: Context, identity: Identity, inbound: Inbound) -> None:
+    """People move (a chat migrates, a DM reopens, a blocked bot is unblocked): follow them."""
+    if identity.address != inbound.source or not identity.reachable:
+        identity.address = inbound.source
+        identity.reachable = True
+        ctx.store.save_identity(identity)
+
+
+def run_command(ctx: Context, p: Participant, command: Command, inbound: Inbound) -> None:
+    onboarding_done = p.step is Step.DONE
+    match command.name:
+        case "help":
+            ctx.tell(p, f"help.{p.role.value}" if onboarding_done else "help.onboarding")
+        case "start":
+            if onboarding_done:
+                ctx.tell(p, "welcome.already", name=p.pseudonym)
+            else:
+                onboarding.prompt(ctx, p)
+        case "language" | "langue":
+            ctx.tell(p, "language.choose", buttons=onboarding.language_buttons())
+        case "profile" | "profil" if onboarding_done:
+            show_profile(ctx, p)
+        case "end" | "fin" if onboarding_done:
+            relay.end_conversation(ctx, p, None)
+        case _ if not onboarding_done:
+            ctx.tell(p, "onboarding.finish_first")
+            onboarding.prompt(ctx, p)
+        case _:
+            log.info("event=unknown_command command=%s", command.name[:32])
+            ctx.tell(p, "command.unknown", command=command.name)
+
+
+def press_button(ctx: Context, p: Participant, inbound: Inbound) -> None:
+    verb, _, value = (inbound.action or "").partition(":")
+    if verb == "lang" and value in LANGUAGES:
+        p.language = value  # type: ignore[assignment]
+        ctx.store.save_participant(p)
+        ctx.tell(p, "language.set")
+    elif verb == "conv" and value.isdigit():
+        relay.choose_conversation(ctx, p, int(value), inbound)
+    elif verb == "end" and value.isdigit():
+        relay.end_conversation(ctx, p, int(value))
+    else:
+        log.info("event=stale_button action=%s", verb[:16])
+        ctx.tell(p, "button.stale")
+
+
+def show_profile(ctx: Context, p: Participant) -> None:
+    lang = p.language
+    school = ctx.store.school(p.school_id) if p.school_id else None
+    lines = [
+        ctx.t(lang, "profile.pseudonym", name=p.pseudonym),
+        ctx.t(lang, f"profile.role.{p.role.value}"),
+        ctx.t(lang, "profile.language", language=ctx.t(lang, f"language.name.{lang}")),
+    ]
+    if school:
+        lines.append(ctx.t(lang, "profile.school", school=school.name))
+    if p.age is not None:
+        lines.append(ctx.t(lang, "profile.age", age=p.age))
+    if p.fields:
+        labels = ctx.services.fields.labels(p.fields, lang)
+        lines.append(ctx.t(lang, "profile.fields", fields=labels))
+    if p.role is Role.MENTOR:
+        kind = ctx.t(lang, f"kind.{p.mentor_kind.value}") if p.mentor_kind else "—"
+        lines.append(ctx.t(lang, "profile.mentor", kind=kind, profession=p.profession or "—",
+                           years=p.years if p.years is not None else "—",
+                           capacity=p.capacity or "—"))
+        lines.append(ctx.t(lang, "profile.vetted" if p.vetted else "profile.unvetted"))
+    ctx.tell(p, "profile.show", profile="\n".join(lines))

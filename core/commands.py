@@ -1,0 +1,22 @@
+"""Parsing what a person typed into a command, or deciding it is a plain message."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_COMMAND = re.compile(r"^/([A-Za-z][A-Za-z0-9_]{0,31})(?:@[A-Za-z0-9_]+)?(?:\s+(.*))?$", re.DOTALL)
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    name: str
+    args: str = ""
+
+
+def parse_command(text: str) -> Command | None:
+    """`/name@bot args` → Command(name lower-cased, args stripped); anything else → None."""
+    match = _COMMAND.match(text.strip())
+    if not match:
+        return None
+    return Command(match.group(1).lower(), (match.group(2) or "").strip())

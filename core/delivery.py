@@ -1,0 +1,70 @@
+"""What happens when a message could not be delivered, and when to try again.
+
+Pure decisions: the workers in bots/ call these with the time and a random draw passed in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from core.context import Context
+from core.model import Envelope
+
+BASE_DELAY = 1.0
+MAX_DELAY = 15 * 60.0
+MAX_ATTEMPTS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """An outbox row as the delivery workers see it."""
+
+    id: int
+    envelope: Envelope
+    attempts: int = 0
+    parts_sent: int = 0
+    platform_message_ids: tuple[str, ...] = ()
+
+
+def next_attempt(
+    now: datetime, attempts: int, retry_after: float | None, jitter: float
+) -> datetime | None:
+    """When to try again after `attempts` failures (None: give up).
+
+    Exponential backoff with ±20 % jitter (so that a crowd of retries does not hit the platform
+    in step); a platform's retry_after is honoured as a floor.
+    """
+    if attempts >= MAX_ATTEMPTS:
+        return None
+    delay = min(MAX_DELAY, BASE_DELAY * 2 ** max(0, attempts - 1))
+    delay *= 0.8 + 0.4 * min(max(jitter, 0.0), 1.0)
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return now + timedelta(seconds=delay)
+
+
+def delivery_failed(ctx: Context, item: OutboxItem) -> None:
+    """A message finally failed: its sender learns it did not arrive."""
+    env = item.envelope
+    if env.sender_id is None:
+        return
+    sender = ctx.store.participant(env.sender_id)
+    recipient = ctx.store.participant(env.recipient_id) if env.recipient_id else None
+    if sender is None:
+        return
+    name = recipient.pseudonym if recipient and recipient.pseudonym else "?"
+    ctx.tell(sender, "delivery.failed", name=name)
+
+
+def recipient_unreachable(ctx: Context, item: OutboxItem) -> None:
+    """The recipient blocked the bot: stop writing there, and tell the other side once."""
+    env = item.envelope
+    newly = ctx.store.mark_unreachable(env.message.to)
+    if not newly or env.sender_id is None:
+        return
+    sender = ctx.store.participant(env.sender_id)
+    recipient = ctx.store.participant(env.recipient_id) if env.recipient_id else None
+    if sender is not None:
+        name = recipient.pseudonym if recipient and recipient.pseudonym else "?"
+        ctx.tell(sender, "delivery.unreachable", name=name)

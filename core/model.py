@@ -1,0 +1,174 @@
+"""The domain's own types.
+
+They are plain dataclasses so that the core can be exercised without a database, and so that the
+ORM never leaks into the domain (storage/ maps its tables to these).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+Platform = Literal["telegram", "slack", "discord", "playground"]
+PLATFORMS: tuple[Platform, ...] = ("telegram", "slack", "discord", "playground")
+Language = Literal["fr", "en"]
+LANGUAGES: tuple[Language, ...] = ("fr", "en")
+DEFAULT_LANGUAGE: Language = "fr"
+
+
+class Role(StrEnum):
+    STUDENT = "student"
+    MENTOR = "mentor"
+    COORDINATOR = "coordinator"
+
+
+class MentorKind(StrEnum):
+    PROFESSIONAL = "professional"
+    PEER = "peer"
+    REPRESENTATIVE = "representative"
+
+
+class Step(StrEnum):
+    """Where a participant stands in onboarding; DONE means they use the service normally."""
+
+    LANGUAGE = "language"
+    PSEUDONYM = "pseudonym"
+    AGE = "age"
+    FIELDS = "fields"
+    MENTOR_KIND = "mentor_kind"
+    PROFESSION = "profession"
+    MENTOR_FIELD = "mentor_field"
+    YEARS = "years"
+    CAPACITY = "capacity"
+    REFUSED = "refused"
+    DONE = "done"
+
+
+class MatchStatus(StrEnum):
+    ACTIVE = "active"
+    ENDED = "ended"
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """Where a participant is reached; opaque to the domain."""
+
+    platform: Platform
+    chat_id: str
+    thread_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    label: str
+    action: str
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One thing a person did on a platform, translated by an adapter."""
+
+    event_key: str
+    source: Address
+    platform_user_id: str
+    text: str = ""
+    message_id: str = ""
+    reply_to: str | None = None
+    action: str | None = None
+    locale_hint: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    """A message to deliver. It has no field for the sender's identity, on purpose."""
+
+    to: Address
+    text: str
+    buttons: tuple[Button, ...] = ()
+    reply_to: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """An Outbound plus the bookkeeping the outbox needs; none of it is ever sent."""
+
+    message: Outbound
+    recipient_id: int | None = None
+    match_id: int | None = None
+    relayed_id: int | None = None
+    sender_id: int | None = None
+
+
+@dataclass(slots=True)
+class Participant:
+    role: Role
+    pseudonym: str | None = None
+    language: Language = DEFAULT_LANGUAGE
+    school_id: int | None = None
+    step: Step = Step.LANGUAGE
+    age: int | None = None
+    fields: list[str] = field(default_factory=list)
+    mentor_kind: MentorKind | None = None
+    profession: str | None = None
+    years: int | None = None
+    capacity: int | None = None
+    vetted: bool = False
+    current_match_id: int | None = None
+    pending_text: str | None = None
+    created_at: datetime | None = None
+    id: int | None = None
+
+
+@dataclass(slots=True)
+class Identity:
+    platform: Platform
+    platform_user_id: str
+    participant_id: int
+    address: Address
+    reachable: bool = True
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Invite:
+    code: str
+    role: Role
+    school_id: int | None
+    participant_id: int | None = None
+    max_uses: int | None = None
+    uses: int = 0
+
+    @property
+    def exhausted(self) -> bool:
+        return self.max_uses is not None and self.uses >= self.max_uses
+
+
+@dataclass(slots=True)
+class Match:
+    student_id: int
+    mentor_id: int
+    status: MatchStatus = MatchStatus.ACTIVE
+    created_at: datetime | None = None
+    ended_at: datetime | None = None
+    ended_by: int | None = None
+    id: int | None = None
+
+    def other(self, participant_id: int) -> int:
+        return self.mentor_id if participant_id == self.student_id else self.student_id
+
+
+@dataclass(frozen=True, slots=True)
+class School:
+    name: str
+    program: str = "default"
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveredRef:
+    """What the outbox remembers about a delivered copy, so a reply to it can be routed."""
+
+    match_id: int | None
+    relayed_id: int | None

@@ -1,0 +1,120 @@
+"""The ports the core needs from the outside world, declared here and implemented elsewhere.
+
+storage/ implements `UnitOfWork`; adapters/ implement `Channel` and `LanguageDetector`. Keeping the
+declarations in core is what lets the domain be tested with fakes and with a real in-memory store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from core.model import (
+    Address,
+    DeliveredRef,
+    Envelope,
+    Identity,
+    Invite,
+    Match,
+    Outbound,
+    Participant,
+    Platform,
+    School,
+)
+
+LanguageDetector = Callable[[str], "str | None"]
+
+
+class Store(Protocol):
+    """Everything the domain reads and writes, inside one transaction."""
+
+    def claim_event(self, event_key: str, now: datetime) -> bool:
+        """Record the key; False when it was already recorded (the event is a repeat)."""
+        ...
+
+    def identity(self, platform: Platform, platform_user_id: str) -> Identity | None: ...
+    def add_identity(self, identity: Identity) -> Identity: ...
+    def save_identity(self, identity: Identity) -> None: ...
+    def mark_unreachable(self, address: Address) -> bool:
+        """Mark the identities at this address unreachable; True if one was reachable before."""
+        ...
+
+    def address_of(self, participant_id: int) -> Address | None:
+        """The reachable address a participant was last seen at, if any."""
+        ...
+
+    def participant(self, participant_id: int) -> Participant | None: ...
+    def add_participant(self, participant: Participant) -> Participant: ...
+    def save_participant(self, participant: Participant) -> None: ...
+    def pseudonym_taken(self, pseudonym: str, except_id: int | None = None) -> bool: ...
+    def find_participant(self, pseudonym: str) -> Participant | None: ...
+
+    def school(self, school_id: int) -> School | None: ...
+    def add_school(self, school: School) -> School: ...
+    def find_school(self, name: str) -> School | None: ...
+
+    def invite(self, code: str) -> Invite | None: ...
+    def add_invite(self, invite: Invite) -> Invite: ...
+    def use_invite(self, code: str) -> None: ...
+
+    def match(self, match_id: int) -> Match | None: ...
+    def add_match(self, match: Match) -> Match: ...
+    def save_match(self, match: Match) -> None: ...
+    def active_matches(self, participant_id: int) -> list[Match]: ...
+
+    def add_relayed(
+        self, match_id: int, sender_id: int, body: str, source: Address, message_id: str,
+        now: datetime,
+    ) -> int: ...
+    def relayed_source(self, relayed_id: int) -> tuple[Address, str] | None:
+        """Where a relayed message was first written, and its id there."""
+        ...
+    def delivered_ref(self, address: Address, platform_message_id: str) -> DeliveredRef | None: ...
+
+    def enqueue(self, envelopes: Sequence[Envelope], now: datetime) -> None: ...
+    def audit(self, actor: str, action: str, detail: dict[str, object], now: datetime) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    """A transaction: `with uow_factory() as store:` commits on success, rolls back on error."""
+
+    def __enter__(self) -> Store: ...
+    def __exit__(self, *exc: object) -> bool | None: ...
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+
+class DeliveryError(Exception):
+    """Base of what a Channel raises when a platform did not accept a message."""
+
+
+class RetryLater(DeliveryError):
+    """Rate limited or temporarily unavailable; `retry_after` seconds when the platform said so."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class PermanentFailure(DeliveryError):
+    """The platform refused the message for good (bad request, chat gone)."""
+
+
+class Unreachable(DeliveryError):
+    """The person blocked the bot or left: nothing will reach them until they come back."""
+
+
+class Channel(Protocol):
+    """A platform, seen from the delivery workers: four verbs, as in matterbridge's bridges."""
+
+    platform: Platform
+    max_text: int
+
+    async def start(self, feed: Callable[[object], Awaitable[None]]) -> None: ...
+    async def send(self, message: Outbound) -> str:
+        """Deliver one message (already within max_text); return the platform message id."""
+        ...
+
+    async def stop(self) -> None: ...

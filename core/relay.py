@@ -1,0 +1,169 @@
+"""Relaying a message between a student and a mentor, pseudonyms only.
+
+The sender's platform identity never reaches an Outbound: the only thing about the sender that
+crosses is the pseudonym (and a mentor's profession), looked up from the participant record.
+"""
+
+from __future__ import annotations
+
+from core.context import Context
+from core.model import Button, Envelope, Inbound, Match, MatchStatus, Outbound, Participant, Role
+
+MAX_MESSAGE_CHARS = 16_000
+
+
+def display_name(ctx: Context, p: Participant, lang: str) -> str:
+    """How a participant is shown to the other side: pseudonym, and a mentor's trade."""
+    if p.role is Role.MENTOR and p.profession:
+        return ctx.t(lang, "relay.name_with_profession", name=p.pseudonym, profession=p.profession)
+    return p.pseudonym or "?"
+
+
+def relay_text(ctx: Context, sender: Participant, inbound: Inbound) -> None:
+    """A plain message from an onboarded student or mentor: pick the conversation, relay it."""
+    text = inbound.text.strip()
+    if not text:
+        ctx.tell(sender, "relay.unsupported")
+        return
+    if len(text) > MAX_MESSAGE_CHARS:
+        ctx.tell(sender, "relay.too_long", max=MAX_MESSAGE_CHARS)
+        return
+    assert sender.id is not None
+    matches = ctx.store.active_matches(sender.id)
+    if not matches:
+        ctx.tell(sender, f"relay.no_match.{sender.role.value}")
+        return
+    match = _match_for(ctx, sender, inbound, matches)
+    if match is None:
+        sender.pending_text = text
+        ctx.store.save_participant(sender)
+        ask_which(ctx, sender, matches, "relay.which", "conv")
+        return
+    if sender.current_match_id != match.id:
+        sender.current_match_id = match.id
+        ctx.store.save_participant(sender)
+    deliver(ctx, sender, match, text, inbound)
+
+
+def _match_for(
+    ctx: Context, sender: Participant, inbound: Inbound, matches: list[Match]
+) -> Match | None:
+    by_id = {m.id: m for m in matches}
+    if inbound.reply_to:
+        ref = ctx.store.delivered_ref(inbound.source, inbound.reply_to)
+        if ref is not None and ref.match_id in by_id:
+            return by_id[ref.match_id]
+    if len(matches) == 1:
+        return matches[0]
+    return by_id.get(sender.current_match_id)
+
+
+def ask_which(ctx: Context, p: Participant, matches: list[Match], key: str, verb: str) -> None:
+    buttons: list[Button] = []
+    for m in matches:
+        other = ctx.store.participant(m.other(p.id or 0))
+        if other is not None:
+            buttons.append(Button(display_name(ctx, other, p.language), f"{verb}:{m.id}"))
+    ctx.tell(p, key, buttons=tuple(buttons))
+
+
+def choose_conversation(ctx: Context, p: Participant, match_id: int, inbound: Inbound) -> None:
+    """The answer to "which conversation?": remember it, and send what was waiting."""
+    match = _own_active_match(ctx, p, match_id)
+    if match is None:
+        ctx.tell(p, "relay.conversation_gone")
+        return
+    p.current_match_id = match.id
+    pending, p.pending_text = p.pending_text, None
+    ctx.store.save_participant(p)
+    other = ctx.store.participant(match.other(p.id or 0))
+    if pending:
+        deliver(ctx, p, match, pending, inbound, reply_to_original=False)
+    elif other is not None:
+        ctx.tell(p, "relay.now_talking", name=display_name(ctx, other, p.language))
+
+
+def deliver(
+    ctx: Context, sender: Participant, match: Match, text: str, inbound: Inbound,
+    reply_to_original: bool = True,
+) -> None:
+    assert sender.id is not None and match.id is not None
+    recipient = ctx.store.participant(match.other(sender.id))
+    assert recipient is not None and recipient.id is not None
+    relayed_id = ctx.store.add_relayed(
+        match.id, sender.id, text, inbound.source, inbound.message_id, ctx.now
+    )
+    address = ctx.store.address_of(recipient.id)
+    if address is None:
+        ctx.tell(sender, "relay.unreachable", name=display_name(ctx, recipient, sender.language))
+        return
+    reply_to = _counterpart_reply(ctx, inbound) if reply_to_original else None
+    body = ctx.t(
+        recipient.language, "relay.message",
+        name=display_name(ctx, sender, recipient.language), text=text,
+    )
+    ctx.out.append(
+        Envelope(
+            Outbound(address, body, reply_to=reply_to),
+            recipient_id=recipient.id, match_id=match.id, relayed_id=relayed_id,
+            sender_id=sender.id,
+        )
+    )
+
+
+def _counterpart_reply(ctx: Context, inbound: Inbound) -> str | None:
+    """When the sender replied to a relayed copy, thread the relay onto the original message."""
+    if not inbound.reply_to:
+        return None
+    ref = ctx.store.delivered_ref(inbound.source, inbound.reply_to)
+    if ref is None or ref.relayed_id is None:
+        return None
+    source = ctx.store.relayed_source(ref.relayed_id)
+    return source[1] if source else None
+
+
+def end_conversation(ctx: Context, p: Participant, match_id: int | None) -> None:
+    """`/end`: with one conversation end it; with several, ask which (or take the one named)."""
+    assert p.id is not None
+    matches = ctx.store.active_matches(p.id)
+    if not matches:
+        ctx.tell(p, "end.nothing")
+        return
+    if match_id is None and len(matches) > 1:
+        ask_which(ctx, p, matches, "end.which", "end")
+        return
+    match = matches[0] if match_id is None else _own_active_match(ctx, p, match_id)
+    if match is None:
+        ctx.tell(p, "relay.conversation_gone")
+        return
+    end_match(ctx, match, ended_by=p)
+
+
+def end_match(ctx: Context, match: Match, ended_by: Participant | None) -> None:
+    match.status = MatchStatus.ENDED
+    match.ended_at = ctx.now
+    match.ended_by = ended_by.id if ended_by else None
+    ctx.store.save_match(match)
+    ctx.store.audit(
+        f"participant:{ended_by.id}" if ended_by else "system", "match_end",
+        {"match_id": match.id}, ctx.now,
+    )
+    for pid in (match.student_id, match.mentor_id):
+        p = ctx.store.participant(pid)
+        if p is None:
+            continue
+        if p.current_match_id == match.id:
+            p.current_match_id = None
+            p.pending_text = None
+            ctx.store.save_participant(p)
+        other = ctx.store.participant(match.other(pid))
+        name = display_name(ctx, other, p.language) if other else "?"
+        key = "end.done_by_you" if ended_by and ended_by.id == pid else "end.done_by_other"
+        ctx.tell(p, key, name=name)
+
+
+def _own_active_match(ctx: Context, p: Participant, match_id: int) -> Match | None:
+    match = ctx.store.match(match_id)
+    if match is None or match.status is not MatchStatus.ACTIVE:
+        return None
+    return match if p.id in (match.student_id, match.mentor_id) else None

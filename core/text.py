@@ -1,0 +1,30 @@
+"""Text helpers the relay needs on every platform."""
+
+from __future__ import annotations
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Cut `text` into parts of at most `limit` characters, on line or word boundaries.
+
+    Platforms refuse (or silently clip) long messages; we never truncate, so a long message
+    becomes several. A word longer than the limit is the only thing cut mid-word.
+    """
+    if limit < 1:
+        raise ValueError("limit must be positive")
+    parts: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        window = rest[: limit + 1]
+        cut = window.rfind("\n")
+        if cut <= 0:
+            cut = window.rfind(" ")
+        if cut <= 0:
+            cut = limit
+            parts.append(rest[:cut])
+            rest = rest[cut:]
+            continue
+        parts.append(rest[:cut].rstrip())
+        rest = rest[cut + 1 :]
+    if rest or not parts:
+        parts.append(rest)
+    return [p for p in parts if p] or [""]

@@ -1,0 +1,74 @@
+"""Translating between table rows and the core's dataclasses."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from core.model import (
+    Address,
+    Button,
+    Identity,
+    Invite,
+    Match,
+    MatchStatus,
+    MentorKind,
+    Participant,
+    Role,
+    Step,
+)
+
+
+def participant_from(row: Any) -> Participant:
+    return Participant(
+        id=row.id, role=Role(row.role), pseudonym=row.pseudonym, language=row.language,
+        school_id=row.school_id, step=Step(row.step), age=row.age,
+        fields=[f for f in row.fields.split(",") if f], mentor_kind=
+        MentorKind(row.mentor_kind) if row.mentor_kind else None, profession=row.profession,
+        years=row.years, capacity=row.capacity, vetted=bool(row.vetted),
+        current_match_id=row.current_match_id, pending_text=row.pending_text,
+        created_at=row.created_at,
+    )
+
+
+def participant_values(p: Participant) -> dict[str, Any]:
+    return {
+        "role": p.role.value, "pseudonym": p.pseudonym,
+        "pseudonym_key": p.pseudonym.casefold() if p.pseudonym else None,
+        "language": p.language, "school_id": p.school_id, "step": p.step.value, "age": p.age,
+        "fields": ",".join(p.fields), "mentor_kind": p.mentor_kind.value if p.mentor_kind else None,
+        "profession": p.profession, "years": p.years, "capacity": p.capacity,
+        "vetted": p.vetted, "current_match_id": p.current_match_id,
+        "pending_text": p.pending_text,
+    }
+
+
+def identity_from(row: Any) -> Identity:
+    return Identity(
+        id=row.id, platform=row.platform, platform_user_id=row.platform_user_id,
+        participant_id=row.participant_id,
+        address=Address(row.platform, row.chat_id, row.thread_id), reachable=bool(row.reachable),
+    )
+
+
+def invite_from(row: Any) -> Invite:
+    return Invite(
+        code=row.code, role=Role(row.role), school_id=row.school_id,
+        participant_id=row.participant_id, max_uses=row.max_uses, uses=row.uses,
+    )
+
+
+def match_from(row: Any) -> Match:
+    return Match(
+        id=row.id, student_id=row.student_id, mentor_id=row.mentor_id,
+        status=MatchStatus(row.status), created_at=row.created_at, ended_at=row.ended_at,
+        ended_by=row.ended_by,
+    )
+
+
+def buttons_to_json(buttons: tuple[Button, ...]) -> str:
+    return json.dumps([[b.label, b.action] for b in buttons], ensure_ascii=False) if buttons else ""
+
+
+def buttons_from_json(text: str) -> tuple[Button, ...]:
+    return tuple(Button(label, action) for label, action in json.loads(text)) if text else ()

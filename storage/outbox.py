@@ -1,0 +1,120 @@
+"""The delivery side of the outbox: claiming due rows and recording what the platform said.
+
+A row is claimed with a lease (claimed_until) rather than a lock held across the network call,
+so a worker that dies mid-send only delays its rows until the lease runs out; on PostgreSQL the
+claim also skips rows another instance is claiming at the same moment (FOR UPDATE SKIP LOCKED).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, and_, exists, func, select, update
+from sqlalchemy.orm import aliased
+
+from core.delivery import OutboxItem
+from core.model import Address, Envelope, Outbound
+from storage import mapping
+from storage.store import O, R
+
+_EARLIER = aliased(O)
+
+
+class OutboxQueue:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def claim(self, platform: str, now: datetime, limit: int, lease: float) -> list[OutboxItem]:
+        """Due rows of `platform`, at most one per chat (the oldest), so order is kept per chat."""
+        older_pending = exists().where(
+            and_(
+                _EARLIER.c.platform == O.c.platform,
+                _EARLIER.c.chat_id == O.c.chat_id,
+                _EARLIER.c.status == "pending",
+                _EARLIER.c.id < O.c.id,
+            )
+        )
+        query = (
+            select(O)
+            .where(
+                O.c.platform == platform,
+                O.c.status == "pending",
+                O.c.next_attempt_at <= now,
+                (O.c.claimed_until.is_(None)) | (O.c.claimed_until < now),
+                ~older_pending,
+            )
+            .order_by(O.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=O)
+        )
+        with self.engine.begin() as conn:
+            rows = conn.execute(query).all()
+            if rows:
+                conn.execute(
+                    update(O)
+                    .where(O.c.id.in_([r.id for r in rows]))
+                    .values(claimed_until=now + timedelta(seconds=lease))
+                )
+        return [_item(r) for r in rows]
+
+    def record_part(self, item_id: int, parts_sent: int, message_ids: tuple[str, ...]) -> None:
+        """One part of a split message went out: remember it so a retry never re-sends it."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(O).where(O.c.id == item_id).values(
+                    parts_sent=parts_sent, platform_message_ids=",".join(message_ids),
+                    platform_message_id=message_ids[-1] if message_ids else None,
+                )
+            )
+
+    def delivered(self, item: OutboxItem, message_ids: tuple[str, ...], now: datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(O).where(O.c.id == item.id).values(
+                    status="delivered", delivered_at=now, claimed_until=None,
+                    parts_sent=len(message_ids), platform_message_ids=",".join(message_ids),
+                    platform_message_id=message_ids[-1] if message_ids else None,
+                    attempts=item.attempts + 1,
+                )
+            )
+            if item.envelope.relayed_id is not None and message_ids:
+                conn.execute(
+                    update(R).where(R.c.id == item.envelope.relayed_id)
+                    .values(dest_message_id=message_ids[-1])
+                )
+
+    def retry(self, item: OutboxItem, at: datetime, error: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(O).where(O.c.id == item.id).values(
+                    attempts=item.attempts + 1, next_attempt_at=at, claimed_until=None,
+                    last_error=error[:300],
+                )
+            )
+
+    def failed(self, item: OutboxItem, error: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(O).where(O.c.id == item.id).values(
+                    status="failed", attempts=item.attempts + 1, claimed_until=None,
+                    last_error=error[:300],
+                )
+            )
+
+    def counts(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(O.c.status, func.count()).group_by(O.c.status)).all()
+        return {status: int(n) for status, n in rows}
+
+
+def _item(row) -> OutboxItem:  # type: ignore[no-untyped-def]
+    message = Outbound(
+        Address(row.platform, row.chat_id, row.thread_id), row.text,
+        mapping.buttons_from_json(row.buttons), row.reply_to,
+    )
+    envelope = Envelope(
+        message, recipient_id=row.recipient_id, match_id=row.match_id,
+        relayed_id=row.relayed_id, sender_id=row.sender_id,
+    )
+    ids = tuple(i for i in row.platform_message_ids.split(",") if i)
+    return OutboxItem(row.id, envelope, row.attempts, row.parts_sent, ids)

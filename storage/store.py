@@ -1,0 +1,306 @@
+"""The core's Store port on SQLAlchemy Core statements over the sqlmodel tables.
+
+Core statements rather than ORM sessions: the relay's hot path is a handful of small reads and
+inserts per message, and the ORM's unit-of-work bookkeeping would cost more than the SQL.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from core.model import (
+    Address,
+    DeliveredRef,
+    Envelope,
+    Identity,
+    Invite,
+    Match,
+    MatchStatus,
+    Participant,
+    Platform,
+    School,
+)
+from storage import mapping
+from storage.tables import (
+    AuditRow,
+    IdentityRow,
+    InviteRow,
+    MatchRow,
+    OutboxRow,
+    ParticipantRow,
+    ProcessedEventRow,
+    ProgramRow,
+    RelayedMessageRow,
+    SchoolRow,
+)
+
+P = ParticipantRow.__table__
+I = IdentityRow.__table__  # noqa: E741
+INV = InviteRow.__table__
+M = MatchRow.__table__
+R = RelayedMessageRow.__table__
+E = ProcessedEventRow.__table__
+O = OutboxRow.__table__  # noqa: E741
+A = AuditRow.__table__
+S = SchoolRow.__table__
+PR = ProgramRow.__table__
+
+
+class SqlStore:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    # events -----------------------------------------------------------------------------
+    def claim_event(self, event_key: str, now: datetime) -> bool:
+        try:
+            with self.conn.begin_nested():
+                self.conn.execute(insert(E).values(event_key=event_key, processed_at=now))
+        except IntegrityError:
+            return False
+        return True
+
+    # identities -------------------------------------------------------------------------
+    def identity(self, platform: Platform, platform_user_id: str) -> Identity | None:
+        row = self.conn.execute(
+            select(I).where(I.c.platform == platform, I.c.platform_user_id == platform_user_id)
+        ).first()
+        return mapping.identity_from(row) if row else None
+
+    def add_identity(self, identity: Identity) -> Identity:
+        result = self.conn.execute(insert(I).values(**_identity_values(identity)))
+        identity.id = result.inserted_primary_key[0]
+        return identity
+
+    def save_identity(self, identity: Identity) -> None:
+        values = _identity_values(identity)
+        self.conn.execute(update(I).where(I.c.id == identity.id).values(**values))
+
+    def mark_unreachable(self, address: Address) -> bool:
+        result = self.conn.execute(
+            update(I)
+            .where(I.c.platform == address.platform, I.c.chat_id == address.chat_id,
+                   I.c.reachable.is_(True))
+            .values(reachable=False)
+        )
+        return result.rowcount > 0
+
+    def address_of(self, participant_id: int) -> Address | None:
+        row = self.conn.execute(
+            select(I.c.platform, I.c.chat_id, I.c.thread_id)
+            .where(I.c.participant_id == participant_id, I.c.reachable.is_(True))
+            .order_by(I.c.last_seen_at.desc(), I.c.id.desc())
+            .limit(1)
+        ).first()
+        return Address(row.platform, row.chat_id, row.thread_id) if row else None
+
+    def identities_of(self, participant_id: int) -> list[Identity]:
+        rows = self.conn.execute(select(I).where(I.c.participant_id == participant_id))
+        return [mapping.identity_from(r) for r in rows]
+
+    # participants -----------------------------------------------------------------------
+    def participant(self, participant_id: int) -> Participant | None:
+        row = self.conn.execute(select(P).where(P.c.id == participant_id)).first()
+        return mapping.participant_from(row) if row else None
+
+    def add_participant(self, participant: Participant) -> Participant:
+        values = mapping.participant_values(participant)
+        values["created_at"] = participant.created_at
+        result = self.conn.execute(insert(P).values(**values))
+        participant.id = result.inserted_primary_key[0]
+        return participant
+
+    def save_participant(self, participant: Participant) -> None:
+        values = mapping.participant_values(participant)
+        self.conn.execute(update(P).where(P.c.id == participant.id).values(**values))
+
+    def pseudonym_taken(self, pseudonym: str, except_id: int | None = None) -> bool:
+        query = select(P.c.id).where(P.c.pseudonym_key == pseudonym.casefold())
+        if except_id is not None:
+            query = query.where(P.c.id != except_id)
+        return self.conn.execute(query.limit(1)).first() is not None
+
+    def find_participant(self, pseudonym: str) -> Participant | None:
+        row = self.conn.execute(select(P).where(P.c.pseudonym_key == pseudonym.casefold())).first()
+        return mapping.participant_from(row) if row else None
+
+    def participants(self, role: str | None = None) -> list[Participant]:
+        query = select(P).order_by(P.c.id)
+        if role:
+            query = query.where(P.c.role == role)
+        return [mapping.participant_from(r) for r in self.conn.execute(query)]
+
+    def count_participants(self) -> int:
+        return int(self.conn.execute(select(func.count()).select_from(P)).scalar_one())
+
+    # schools ----------------------------------------------------------------------------
+    def school(self, school_id: int) -> School | None:
+        row = self.conn.execute(
+            select(S.c.id, S.c.name, PR.c.name.label("program"))
+            .join(PR, PR.c.id == S.c.program_id).where(S.c.id == school_id)
+        ).first()
+        return School(row.name, row.program, row.id) if row else None
+
+    def find_school(self, name: str) -> School | None:
+        row = self.conn.execute(select(S.c.id).where(S.c.name == name)).first()
+        return self.school(row.id) if row else None
+
+    def add_school(self, school: School) -> School:
+        program = self.conn.execute(select(PR.c.id).where(PR.c.name == school.program)).first()
+        program_id = (
+            program.id if program
+            else self.conn.execute(insert(PR).values(name=school.program)).inserted_primary_key[0]
+        )
+        new_id = self.conn.execute(
+            insert(S).values(name=school.name, program_id=program_id)
+        ).inserted_primary_key[0]
+        return School(school.name, school.program, new_id)
+
+    # invites ----------------------------------------------------------------------------
+    def invite(self, code: str) -> Invite | None:
+        row = self.conn.execute(select(INV).where(INV.c.code == code.upper())).first()
+        return mapping.invite_from(row) if row else None
+
+    def add_invite(self, invite: Invite, now: datetime | None = None) -> Invite:
+        self.conn.execute(
+            insert(INV).values(
+                code=invite.code.upper(), role=invite.role.value, school_id=invite.school_id,
+                participant_id=invite.participant_id, max_uses=invite.max_uses, uses=invite.uses,
+                created_at=now or datetime.now(UTC),
+            )
+        )
+        return invite
+
+    def use_invite(self, code: str) -> None:
+        self.conn.execute(update(INV).where(INV.c.code == code.upper()).values(uses=INV.c.uses + 1))
+
+    # matches ----------------------------------------------------------------------------
+    def match(self, match_id: int) -> Match | None:
+        row = self.conn.execute(select(M).where(M.c.id == match_id)).first()
+        return mapping.match_from(row) if row else None
+
+    def add_match(self, match: Match) -> Match:
+        result = self.conn.execute(
+            insert(M).values(
+                student_id=match.student_id, mentor_id=match.mentor_id, status=match.status.value,
+                created_at=match.created_at,
+            )
+        )
+        match.id = result.inserted_primary_key[0]
+        return match
+
+    def save_match(self, match: Match) -> None:
+        self.conn.execute(
+            update(M).where(M.c.id == match.id).values(
+                status=match.status.value, ended_at=match.ended_at, ended_by=match.ended_by
+            )
+        )
+
+    def active_matches(self, participant_id: int) -> list[Match]:
+        rows = self.conn.execute(
+            select(M).where(
+                M.c.status == MatchStatus.ACTIVE.value,
+                (M.c.student_id == participant_id) | (M.c.mentor_id == participant_id),
+            ).order_by(M.c.id)
+        )
+        return [mapping.match_from(r) for r in rows]
+
+    def matches(self) -> list[Match]:
+        return [mapping.match_from(r) for r in self.conn.execute(select(M).order_by(M.c.id))]
+
+    # relayed messages -------------------------------------------------------------------
+    def add_relayed(
+        self, match_id: int, sender_id: int, body: str, source: Address, message_id: str,
+        now: datetime,
+    ) -> int:
+        result = self.conn.execute(
+            insert(R).values(
+                match_id=match_id, sender_id=sender_id, body=body, source_platform=source.platform,
+                source_chat_id=source.chat_id, source_message_id=message_id, created_at=now,
+            )
+        )
+        return int(result.inserted_primary_key[0])
+
+    def relayed_source(self, relayed_id: int) -> tuple[Address, str] | None:
+        row = self.conn.execute(
+            select(R.c.source_platform, R.c.source_chat_id, R.c.source_message_id)
+            .where(R.c.id == relayed_id)
+        ).first()
+        if row is None or not row.source_message_id:
+            return None
+        return Address(row.source_platform, row.source_chat_id), row.source_message_id
+
+    def delivered_ref(self, address: Address, platform_message_id: str) -> DeliveredRef | None:
+        row = self.conn.execute(
+            select(O.c.match_id, O.c.relayed_id).where(
+                O.c.platform == address.platform, O.c.chat_id == address.chat_id,
+                O.c.platform_message_id == platform_message_id,
+            ).limit(1)
+        ).first()
+        return DeliveredRef(row.match_id, row.relayed_id) if row else None
+
+    # outbox & audit ---------------------------------------------------------------------
+    def enqueue(self, envelopes: Sequence[Envelope], now: datetime) -> None:
+        if envelopes:
+            self.conn.execute(insert(O), [_outbox_values(env, now) for env in envelopes])
+
+    def audit(self, actor: str, action: str, detail: dict[str, object], now: datetime) -> None:
+        self.conn.execute(
+            insert(A).values(at=now, actor=actor, action=action,
+                             detail=json.dumps(detail, default=str, ensure_ascii=False))
+        )
+
+
+def _identity_values(identity: Identity) -> dict[str, Any]:
+    return {
+        "platform": identity.platform, "platform_user_id": identity.platform_user_id,
+        "participant_id": identity.participant_id, "chat_id": identity.address.chat_id,
+        "thread_id": identity.address.thread_id, "reachable": identity.reachable,
+        "last_seen_at": datetime.now(UTC),
+    }
+
+
+def _outbox_values(env: Envelope, now: datetime) -> dict[str, Any]:
+    msg = env.message
+    return {
+        "platform": msg.to.platform, "chat_id": msg.to.chat_id, "thread_id": msg.to.thread_id,
+        "text": msg.text, "buttons": mapping.buttons_to_json(msg.buttons),
+        "reply_to": msg.reply_to, "recipient_id": env.recipient_id, "sender_id": env.sender_id,
+        "match_id": env.match_id, "relayed_id": env.relayed_id, "status": "pending",
+        "attempts": 0, "parts_sent": 0, "next_attempt_at": now, "created_at": now,
+        "platform_message_ids": "",
+    }
+
+
+class SqlUnitOfWork:
+    """One transaction: commits when the block ends normally, rolls back on an exception."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._conn: Connection | None = None
+
+    def __enter__(self) -> SqlStore:
+        self._conn = self.engine.connect()
+        self._tx = self._conn.begin()
+        return SqlStore(self._conn)
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        assert self._conn is not None
+        try:
+            if exc_type is None:
+                self._tx.commit()
+            else:
+                self._tx.rollback()
+        finally:
+            self._conn.close()
+            self._conn = None
+
+
+def unit_of_work_factory(engine: Engine):  # type: ignore[no-untyped-def]
+    return lambda: SqlUnitOfWork(engine)
+

@@ -1,0 +1,139 @@
+"""The database schema, as sqlmodel tables. Only storage/ knows these; core gets dataclasses."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class ProgramRow(SQLModel, table=True):
+    __tablename__ = "programs"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=200)
+
+
+class SchoolRow(SQLModel, table=True):
+    __tablename__ = "schools"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=200)
+    program_id: int = Field(foreign_key="programs.id", index=True)
+
+
+class ParticipantRow(SQLModel, table=True):
+    __tablename__ = "participants"
+    id: int | None = Field(default=None, primary_key=True)
+    role: str = Field(max_length=16)
+    pseudonym: str | None = Field(default=None, max_length=40)
+    pseudonym_key: str | None = Field(default=None, max_length=40, unique=True)
+    language: str = Field(default="fr", max_length=2)
+    school_id: int | None = Field(default=None, foreign_key="schools.id", index=True)
+    step: str = Field(default="language", max_length=16)
+    age: int | None = None
+    fields: str = Field(default="", max_length=400)
+    mentor_kind: str | None = Field(default=None, max_length=16)
+    profession: str | None = Field(default=None, max_length=120)
+    years: int | None = None
+    capacity: int | None = None
+    vetted: bool = False
+    current_match_id: int | None = None
+    pending_text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime
+
+
+class IdentityRow(SQLModel, table=True):
+    __tablename__ = "identities"
+    __table_args__ = (UniqueConstraint("platform", "platform_user_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    platform_user_id: str = Field(max_length=64)
+    participant_id: int = Field(foreign_key="participants.id", index=True)
+    chat_id: str = Field(max_length=64)
+    thread_id: str | None = Field(default=None, max_length=64)
+    reachable: bool = True
+    last_seen_at: datetime | None = None
+
+
+class InviteRow(SQLModel, table=True):
+    __tablename__ = "invites"
+    code: str = Field(primary_key=True, max_length=32)
+    role: str = Field(max_length=16)
+    school_id: int | None = Field(default=None, foreign_key="schools.id")
+    participant_id: int | None = Field(default=None, foreign_key="participants.id")
+    max_uses: int | None = None
+    uses: int = 0
+    created_at: datetime
+
+
+class MatchRow(SQLModel, table=True):
+    __tablename__ = "matches"
+    id: int | None = Field(default=None, primary_key=True)
+    student_id: int = Field(foreign_key="participants.id", index=True)
+    mentor_id: int = Field(foreign_key="participants.id", index=True)
+    status: str = Field(default="active", max_length=16)
+    created_at: datetime
+    ended_at: datetime | None = None
+    ended_by: int | None = None
+
+
+class RelayedMessageRow(SQLModel, table=True):
+    __tablename__ = "relayed_messages"
+    id: int | None = Field(default=None, primary_key=True)
+    match_id: int = Field(foreign_key="matches.id", index=True)
+    sender_id: int = Field(foreign_key="participants.id")
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    source_platform: str = Field(max_length=16)
+    source_chat_id: str = Field(max_length=64)
+    source_message_id: str = Field(default="", max_length=64)
+    dest_message_id: str | None = Field(default=None, max_length=64)
+    created_at: datetime
+
+
+class ProcessedEventRow(SQLModel, table=True):
+    __tablename__ = "processed_events"
+    event_key: str = Field(primary_key=True, max_length=200)
+    processed_at: datetime
+
+
+class OutboxRow(SQLModel, table=True):
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_queue", "platform", "status", "chat_id", "id"),
+        Index("ix_outbox_delivered", "platform", "chat_id", "platform_message_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    chat_id: str = Field(max_length=64)
+    thread_id: str | None = Field(default=None, max_length=64)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    buttons: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    reply_to: str | None = Field(default=None, max_length=64)
+    recipient_id: int | None = None
+    sender_id: int | None = None
+    match_id: int | None = None
+    relayed_id: int | None = None
+    status: str = Field(default="pending", max_length=16)
+    attempts: int = 0
+    parts_sent: int = 0
+    next_attempt_at: datetime
+    claimed_until: datetime | None = None
+    platform_message_id: str | None = Field(default=None, max_length=64)
+    platform_message_ids: str = Field(
+        default="", sa_column=Column(Text, nullable=False, default="")
+    )
+    last_error: str | None = Field(default=None, max_length=300)
+    created_at: datetime
+    delivered_at: datetime | None = None
+
+
+class AuditRow(SQLModel, table=True):
+    __tablename__ = "audit_log"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(index=True)
+    actor: str = Field(max_length=64)
+    action: str = Field(max_length=64)
+    detail: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))
+
+
+metadata = SQLModel.metadata
