@@ -1,0 +1,57 @@
+"""Fakes of the outside world for tests: a chat platform that records what it is sent."""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from core.model import Outbound
+
+
+@dataclass
+class Sent:
+    id: str
+    message: Outbound
+
+
+@dataclass
+class FakeChannel:
+    """A platform that accepts everything, unless `script` says what to raise for a call.
+
+    `script` is consulted once per send with the 1-based call number and the message; returning
+    an exception makes that call raise it (a 429, a timeout, a blocked user...).
+    """
+
+    platform: str = "playground"
+    max_text: int = 4000
+    script: Callable[[int, Outbound], BaseException | None] | None = None
+    sent: list[Sent] = field(default_factory=list)
+    calls: int = 0
+    _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+
+    async def start(self, feed: object) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def send(self, message: Outbound) -> str:
+        self.calls += 1
+        if self.script is not None:
+            error = self.script(self.calls, message)
+            if error is not None:
+                raise error
+        sent = Sent(f"{self.platform}-{next(self._ids)}", message)
+        self.sent.append(sent)
+        return sent.id
+
+    def chat(self, chat_id: str) -> list[Sent]:
+        return [s for s in self.sent if s.message.to.chat_id == chat_id]
+
+    def by_chat(self) -> dict[str, list[str]]:
+        grouped: dict[str, list[str]] = defaultdict(list)
+        for s in self.sent:
+            grouped[s.message.to.chat_id].append(s.message.text)
+        return dict(grouped)

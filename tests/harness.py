@@ -1,0 +1,138 @@
+"""A whole Passerelle minus the network: the real bus, a real database, real delivery workers
+sending to fake channels, and a clock the test moves."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine
+
+from bots.delivery import DeliveryWorker
+from core.bus import Bus
+from core.context import Context, Services
+from core.matches import create_match
+from core.model import Address, Inbound, Invite, Participant, Role
+from storage.outbox import OutboxQueue
+from storage.store import SqlStore, SqlUnitOfWork, unit_of_work_factory
+from tests.fakes import FakeChannel, Sent
+
+START = datetime(2026, 9, 1, 15, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self, start: datetime = START) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+class Harness:
+    def __init__(self, engine: Engine, services: Services) -> None:
+        self.engine = engine
+        self.services = services
+        self.clock = Clock()
+        self.bus = Bus(unit_of_work_factory(engine), services)
+        self.channels: dict[str, FakeChannel] = {}
+        self._events = itertools.count(1)
+        self._messages = itertools.count(1)
+        self.seen: dict[tuple[str, str], int] = {}
+
+    # people act ----------------------------------------------------------------------------
+    def say(
+        self, user: str, text: str = "", *, platform: str = "playground",
+        reply_to: str | None = None, action: str | None = None, locale: str | None = None,
+        event_key: str | None = None, chat: str | None = None,
+    ) -> bool:
+        inbound = Inbound(
+            event_key=event_key or f"{platform}:{next(self._events)}",
+            source=Address(platform, chat or user),  # type: ignore[arg-type]
+            platform_user_id=user, text=text, message_id=f"in-{next(self._messages)}",
+            reply_to=reply_to, action=action, locale_hint=locale,
+        )
+        return self.bus.handle(inbound, self.clock())
+
+    def press(self, user: str, action: str, platform: str = "playground") -> bool:
+        return self.say(user, action=action, platform=platform)
+
+    # the platforms receive -----------------------------------------------------------------
+    def channel(self, platform: str = "playground") -> FakeChannel:
+        if platform not in self.channels:
+            self.channels[platform] = FakeChannel(platform=platform)
+        return self.channels[platform]
+
+    def worker(self, platform: str = "playground", **options: object) -> DeliveryWorker:
+        return DeliveryWorker(
+            self.channel(platform), OutboxQueue(self.engine), unit_of_work_factory(self.engine),
+            self.services, clock=self.clock, **options,  # type: ignore[arg-type]
+        )
+
+    def deliver(self, platform: str = "playground", rounds: int = 50) -> None:
+        """Run the real delivery worker until nothing due is left."""
+        worker = self.worker(platform)
+
+        async def drain() -> None:
+            for _ in range(rounds):
+                if not await worker.drain_once():
+                    return
+
+        asyncio.run(drain())
+
+    def inbox(self, user: str, platform: str = "playground") -> list[Sent]:
+        """Deliver, then return what `user` received since the last call."""
+        self.deliver(platform)
+        received = self.channel(platform).chat(user)
+        start = self.seen.get((platform, user), 0)
+        self.seen[(platform, user)] = len(received)
+        return received[start:]
+
+    def texts(self, user: str, platform: str = "playground") -> list[str]:
+        return [s.message.text for s in self.inbox(user, platform)]
+
+    def last(self, user: str, platform: str = "playground") -> Sent:
+        received = self.inbox(user, platform)
+        assert received, f"{user} received nothing"
+        return received[-1]
+
+    # setting the scene ---------------------------------------------------------------------
+    def store(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine)
+
+    def invite(self, code: str, role: Role, **kw: object) -> None:
+        with self.store() as store:
+            store.add_invite(Invite(code, role, None, **kw), self.clock())  # type: ignore[arg-type]
+
+    def participant(self, pseudonym: str) -> Participant:
+        with self.store() as store:
+            found = store.find_participant(pseudonym)
+        assert found is not None
+        return found
+
+    def enrol_student(self, user: str, pseudonym: str, platform: str = "playground",
+                      age: str = "16", fields: str = "1") -> None:
+        self.invite(f"S-{user}".upper()[:32], Role.STUDENT)
+        for text in (f"/start S-{user}", "fr", pseudonym, age, fields, "ok"):
+            self.say(user, text, platform=platform)
+
+    def enrol_mentor(self, user: str, pseudonym: str, platform: str = "playground",
+                     profession: str = "infirmière") -> None:
+        self.invite(f"M-{user}".upper()[:32], Role.MENTOR)
+        for text in (f"/start M-{user}", "fr", pseudonym, "1", profession, "1", "8", "3"):
+            self.say(user, text, platform=platform)
+
+    def match(self, student: str, mentor: str) -> int:
+        with self.store() as store:
+            ctx = Context(store, self.services, self.clock())
+            match = create_match(ctx, student, mentor, actor="test")
+            store.enqueue(ctx.out, ctx.now)
+        assert match.id is not None
+        return match.id
+
+    def sql(self) -> SqlStore:
+        """A store on its own connection, for assertions (autocommit reads)."""
+        return SqlStore(self.engine.connect())
