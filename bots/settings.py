@@ -6,6 +6,7 @@ or a traceback never shows them.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -15,6 +16,9 @@ from pydantic_settings import (
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
+)
+from pydantic_settings import (
+    SettingsError as SourceError,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,6 +118,14 @@ class SettingsError(Exception):
 def load_settings(**overrides: object) -> Settings:
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
+    except SourceError as error:
+        # A nested setting given as one variable that is not JSON: name it, never echo it.
+        found = re.search(r'field "(\w+)"', str(error))
+        name = found.group(1).upper() if found else "?"
+        raise SettingsError(
+            f"setting PASSERELLE_{name} is invalid: expected JSON, or set its parts with "
+            f"PASSERELLE_{name}__<PART> variables"
+        ) from None
     except ValidationError as error:
         first = error.errors()[0]
         name = "__".join(str(part) for part in first["loc"]).upper()

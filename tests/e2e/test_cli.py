@@ -1,0 +1,116 @@
+"""The `passerelle` command as a person runs it: a real process, a real SQLite file."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PASSERELLE = str(Path(sys.executable).with_name("passerelle"))
+COMMANDS = ["run", "db", "demo-data", "school", "invite", "match", "import", "export"]
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    variables = {k: v for k, v in os.environ.items() if not k.startswith("PASSERELLE_")}
+    variables["PASSERELLE_DATABASE_URL"] = f"sqlite:///{tmp_path / 'cli.db'}"
+    return variables
+
+
+def cli(env: dict[str, str], *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([PASSERELLE, *args], env=env, input=stdin, capture_output=True,
+                          text=True, timeout=60)
+
+
+def ok(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
+    result = cli(env, *args, stdin=stdin)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def one_line_error(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines, "no error message"
+    return lines[-1]
+
+
+def test_help_lists_every_command(env: dict[str, str]) -> None:
+    out = ok(env, "--help")
+    for command in COMMANDS:
+        assert f"  {command}" in out
+
+
+def test_school_invite_and_match_from_the_command_line(env: dict[str, str]) -> None:
+    ok(env, "db", "upgrade")
+    ok(env, "school", "add", "Polyvalente Sud", "--program", "Montréal")
+    code = ok(env, "invite", "create", "--role", "student", "--school", "Polyvalente Sud").strip()
+    assert len(code) == 9 and code[4] == "-"
+    ok(env, "demo-data")
+    assert "already has people" in ok(env, "demo-data", "--if-empty")
+    error = one_line_error(cli(env, "match", "create", "Léa", "Samir"))
+    assert "already matched" in error
+    error = one_line_error(cli(env, "match", "create", "Personne", "Samir"))
+    assert "No student" in error
+    matches = list(csv.reader(io.StringIO(ok(env, "export", "matches"))))
+    assert matches[0][:3] == ["id", "student", "mentor"] and matches[1][1:4] == [
+        "Léa", "Samir", "active"]
+
+
+def test_errors_are_one_line(env: dict[str, str], tmp_path: Path) -> None:
+    assert "not up to date" in one_line_error(cli(env, "school", "add", "X"))
+    ok(env, "db", "upgrade")
+    assert "no school" in one_line_error(
+        cli(env, "invite", "create", "--role", "mentor", "--school", "Nowhere"))
+    assert "--role" in one_line_error(cli(env, "invite", "create", "--role", "janitor"))
+    bad_port = {**env, "PASSERELLE_WEB__PORT": "eighty"}
+    assert "PASSERELLE_WEB__PORT" in one_line_error(cli(bad_port, "run"))
+    no_db = {**env, "PASSERELLE_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}
+    assert "database unavailable" in one_line_error(cli(no_db, "db", "upgrade"))
+
+
+MENTORS = """pseudonym,language,kind,profession,field,years,capacity
+Nadia,fr,professional,ingénieure civile,civil_eng,12,3
+Tom,en,peer,nursing student,health,1,1
+"""
+
+
+def test_import_mentors_then_export(env: dict[str, str], tmp_path: Path) -> None:
+    ok(env, "db", "upgrade")
+    ok(env, "school", "add", "Cégep Nord")
+    source = tmp_path / "mentors.csv"
+    source.write_text(MENTORS, encoding="utf-8")
+    codes = list(csv.DictReader(io.StringIO(
+        ok(env, "import", "mentors", str(source), "--school", "Cégep Nord"))))
+    assert [c["pseudonym"] for c in codes] == ["Nadia", "Tom"]
+    assert all(len(c["invite_code"]) == 9 for c in codes)
+    people = list(csv.DictReader(io.StringIO(ok(env, "export", "participants"))))
+    assert {p["pseudonym"]: p["profession"] for p in people} == {
+        "Nadia": "ingénieure civile", "Tom": "nursing student"}
+    assert all(p["school"] == "Cégep Nord" and p["vetted"] == "0" for p in people)
+    assert "platform_user_id" not in people[0]
+
+
+def test_a_file_with_a_bad_row_imports_nothing(env: dict[str, str], tmp_path: Path) -> None:
+    ok(env, "db", "upgrade")
+    source = tmp_path / "students.csv"
+    source.write_text(
+        "pseudonym,language,age,fields\n"
+        "Zoé,fr,15,health;arts\n"
+        "Bob,fr,12,health\n"
+        "call me 514 555 1234,fr,16,health\n"
+        "Zoé,en,17,science\n", encoding="utf-8")
+    result = cli(env, "import", "students", str(source))
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "line 3: age" in result.stderr
+    assert "line 4: pseudonym" in result.stderr
+    assert "line 5: pseudonym 'Zoé' is already taken" in result.stderr
+    assert "nothing imported" in result.stderr
+    people = list(csv.DictReader(io.StringIO(ok(env, "export", "participants"))))
+    assert people == []
