@@ -97,10 +97,24 @@ class DeliveryWorker:
             self.queue.claim, self.platform, self.clock(), self.batch_size, self.lease_seconds
         )
         if items:
-            await asyncio.gather(*(self.deliver(item) for item in items))
+            sent = await asyncio.gather(*(self.send(item) for item in items))
+            done = [(item, ids) for item, ids in zip(items, sent, strict=True) if ids is not None]
+            if done:
+                await asyncio.to_thread(self.queue.delivered_many, done, self.clock())
         return len(items)
 
     async def deliver(self, item: OutboxItem) -> None:
+        """Send one row and record the outcome."""
+        ids = await self.send(item)
+        if ids is not None:
+            await asyncio.to_thread(self.queue.delivered_many, [(item, ids)], self.clock())
+
+    async def send(self, item: OutboxItem) -> tuple[str, ...] | None:
+        """Send a row's remaining parts; return their platform ids, or None when it failed.
+
+        A failure is recorded here (retry, failed, unreachable). A success is left for the
+        caller to record, so that a whole batch is marked delivered in one transaction.
+        """
         message = item.envelope.message
         parts = split_text(message.text, self.channel.max_text)
         ids = list(item.platform_message_ids)
@@ -130,11 +144,12 @@ class DeliveryWorker:
             log.exception("event=send_error platform=%s conversation=%s", self.platform, conv)
             await self._retry(item, f"error: {type(error).__name__}", None)
         else:
-            await asyncio.to_thread(self.queue.delivered, item, tuple(ids), self.clock())
-            log.info(
+            log.debug(
                 "event=delivered platform=%s conversation=%s outbox=%s parts=%d",
                 self.platform, conv, item.id, len(parts),
             )
+            return tuple(ids)
+        return None
 
     async def _retry(self, item: OutboxItem, reason: str, retry_after: float | None) -> None:
         at = next_attempt(self.clock(), item.attempts + 1, retry_after, self.rng.random())

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -50,3 +53,23 @@ def _sqlite_begin_immediate(conn) -> None:  # type: ignore[no-untyped-def]
 
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+_WRITE_LOCKS: WeakKeyDictionary[Engine, threading.Lock] = WeakKeyDictionary()
+_LOCKS_GUARD = threading.Lock()
+
+
+def write_lock(engine: Engine) -> AbstractContextManager[object]:
+    """Serialise this process's write transactions on SQLite.
+
+    SQLite allows one writer at a time; when two threads of one process race for it, the loser
+    waits in SQLite's busy handler, which sleeps in steps of up to 100 ms. Queueing them on a
+    Python lock instead hands the database over as soon as it is free. PostgreSQL needs none.
+    """
+    if not is_sqlite(engine):
+        return nullcontext()
+    with _LOCKS_GUARD:
+        lock = _WRITE_LOCKS.get(engine)
+        if lock is None:
+            lock = _WRITE_LOCKS[engine] = threading.Lock()
+    return lock

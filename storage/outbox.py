@@ -9,15 +9,30 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, and_, exists, func, select, update
+from sqlalchemy import Engine, and_, bindparam, exists, func, select, update
 from sqlalchemy.orm import aliased
 
 from core.delivery import OutboxItem
 from core.model import Address, Envelope, Outbound
 from storage import mapping
+from storage.engine import write_lock
 from storage.store import O, R
 
 _EARLIER = aliased(O)
+_MARK_DELIVERED = (
+    update(O)
+    .where(O.c.id == bindparam("row_id"))
+    .values(
+        status=bindparam("status"), delivered_at=bindparam("delivered_at"),
+        claimed_until=bindparam("claimed_until"), parts_sent=bindparam("parts_sent"),
+        platform_message_ids=bindparam("platform_message_ids"),
+        platform_message_id=bindparam("platform_message_id"), attempts=bindparam("attempts"),
+    )
+)
+_MARK_RELAYED = (
+    update(R).where(R.c.id == bindparam("row_id"))
+    .values(dest_message_id=bindparam("dest_message_id"))
+)
 
 
 class OutboxQueue:
@@ -47,7 +62,7 @@ class OutboxQueue:
             .limit(limit)
             .with_for_update(skip_locked=True, of=O)
         )
-        with self.engine.begin() as conn:
+        with write_lock(self.engine), self.engine.begin() as conn:
             rows = conn.execute(query).all()
             if rows:
                 conn.execute(
@@ -59,7 +74,7 @@ class OutboxQueue:
 
     def record_part(self, item_id: int, parts_sent: int, message_ids: tuple[str, ...]) -> None:
         """One part of a split message went out: remember it so a retry never re-sends it."""
-        with self.engine.begin() as conn:
+        with write_lock(self.engine), self.engine.begin() as conn:
             conn.execute(
                 update(O).where(O.c.id == item_id).values(
                     parts_sent=parts_sent, platform_message_ids=",".join(message_ids),
@@ -67,24 +82,32 @@ class OutboxQueue:
                 )
             )
 
+    def delivered_many(
+        self, done: list[tuple[OutboxItem, tuple[str, ...]]], now: datetime
+    ) -> None:
+        """Record accepted messages, a batch in one transaction (one commit, not one each)."""
+        rows = [
+            {"row_id": item.id, "status": "delivered", "delivered_at": now,
+             "claimed_until": None, "parts_sent": len(ids),
+             "platform_message_ids": ",".join(ids),
+             "platform_message_id": ids[-1] if ids else None, "attempts": item.attempts + 1}
+            for item, ids in done
+        ]
+        relayed = [
+            {"row_id": item.envelope.relayed_id, "dest_message_id": ids[-1]}
+            for item, ids in done
+            if item.envelope.relayed_id is not None and ids
+        ]
+        with write_lock(self.engine), self.engine.begin() as conn:
+            conn.execute(_MARK_DELIVERED, rows)
+            if relayed:
+                conn.execute(_MARK_RELAYED, relayed)
+
     def delivered(self, item: OutboxItem, message_ids: tuple[str, ...], now: datetime) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(O).where(O.c.id == item.id).values(
-                    status="delivered", delivered_at=now, claimed_until=None,
-                    parts_sent=len(message_ids), platform_message_ids=",".join(message_ids),
-                    platform_message_id=message_ids[-1] if message_ids else None,
-                    attempts=item.attempts + 1,
-                )
-            )
-            if item.envelope.relayed_id is not None and message_ids:
-                conn.execute(
-                    update(R).where(R.c.id == item.envelope.relayed_id)
-                    .values(dest_message_id=message_ids[-1])
-                )
+        self.delivered_many([(item, message_ids)], now)
 
     def retry(self, item: OutboxItem, at: datetime, error: str) -> None:
-        with self.engine.begin() as conn:
+        with write_lock(self.engine), self.engine.begin() as conn:
             conn.execute(
                 update(O).where(O.c.id == item.id).values(
                     attempts=item.attempts + 1, next_attempt_at=at, claimed_until=None,
@@ -93,7 +116,7 @@ class OutboxQueue:
             )
 
     def failed(self, item: OutboxItem, error: str) -> None:
-        with self.engine.begin() as conn:
+        with write_lock(self.engine), self.engine.begin() as conn:
             conn.execute(
                 update(O).where(O.c.id == item.id).values(
                     status="failed", attempts=item.attempts + 1, claimed_until=None,

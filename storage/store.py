@@ -11,7 +11,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from core.model import (
@@ -27,6 +29,7 @@ from core.model import (
     School,
 )
 from storage import mapping
+from storage.engine import write_lock
 from storage.tables import (
     AuditRow,
     IdentityRow,
@@ -52,24 +55,56 @@ S = SchoolRow.__table__
 PR = ProgramRow.__table__
 
 
+# The statements every relayed message runs, built once: building a statement costs more than
+# executing it on SQLite, and these run several times per message.
+_IDENTITY = select(I).where(
+    I.c.platform == bindparam("platform"), I.c.platform_user_id == bindparam("user")
+)
+_PARTICIPANT = select(P).where(P.c.id == bindparam("id"))
+_ACTIVE_MATCHES = (
+    select(M)
+    .where(
+        M.c.status == MatchStatus.ACTIVE.value,
+        (M.c.student_id == bindparam("pid")) | (M.c.mentor_id == bindparam("pid")),
+    )
+    .order_by(M.c.id)
+)
+_ADDRESS_OF = (
+    select(I.c.platform, I.c.chat_id, I.c.thread_id)
+    .where(I.c.participant_id == bindparam("pid"), I.c.reachable.is_(True))
+    .order_by(I.c.last_seen_at.desc(), I.c.id.desc())
+    .limit(1)
+)
+_ADD_RELAYED = insert(R)
+_ENQUEUE = insert(O)
+_CLAIM_EVENT = {
+    "sqlite": sqlite_insert(E).on_conflict_do_nothing(index_elements=["event_key"])
+    .returning(E.c.event_key),
+    "postgresql": pg_insert(E).on_conflict_do_nothing(index_elements=["event_key"])
+    .returning(E.c.event_key),
+}
+
+
 class SqlStore:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
     # events -----------------------------------------------------------------------------
     def claim_event(self, event_key: str, now: datetime) -> bool:
-        try:
-            with self.conn.begin_nested():
-                self.conn.execute(insert(E).values(event_key=event_key, processed_at=now))
-        except IntegrityError:
-            return False
-        return True
+        statement = _CLAIM_EVENT.get(self.conn.dialect.name)
+        if statement is None:  # another database: fall back on the unique key
+            try:
+                with self.conn.begin_nested():
+                    self.conn.execute(insert(E).values(event_key=event_key, processed_at=now))
+            except IntegrityError:
+                return False
+            return True
+        result = self.conn.execute(statement, {"event_key": event_key, "processed_at": now})
+        return result.first() is not None
 
     # identities -------------------------------------------------------------------------
     def identity(self, platform: Platform, platform_user_id: str) -> Identity | None:
-        row = self.conn.execute(
-            select(I).where(I.c.platform == platform, I.c.platform_user_id == platform_user_id)
-        ).first()
+        row = self.conn.execute(_IDENTITY, {"platform": platform, "user": platform_user_id}).first()
         return mapping.identity_from(row) if row else None
 
     def add_identity(self, identity: Identity) -> Identity:
@@ -91,12 +126,7 @@ class SqlStore:
         return result.rowcount > 0
 
     def address_of(self, participant_id: int) -> Address | None:
-        row = self.conn.execute(
-            select(I.c.platform, I.c.chat_id, I.c.thread_id)
-            .where(I.c.participant_id == participant_id, I.c.reachable.is_(True))
-            .order_by(I.c.last_seen_at.desc(), I.c.id.desc())
-            .limit(1)
-        ).first()
+        row = self.conn.execute(_ADDRESS_OF, {"pid": participant_id}).first()
         return Address(row.platform, row.chat_id, row.thread_id) if row else None
 
     def identities_of(self, participant_id: int) -> list[Identity]:
@@ -105,7 +135,7 @@ class SqlStore:
 
     # participants -----------------------------------------------------------------------
     def participant(self, participant_id: int) -> Participant | None:
-        row = self.conn.execute(select(P).where(P.c.id == participant_id)).first()
+        row = self.conn.execute(_PARTICIPANT, {"id": participant_id}).first()
         return mapping.participant_from(row) if row else None
 
     def add_participant(self, participant: Participant) -> Participant:
@@ -202,12 +232,7 @@ class SqlStore:
         )
 
     def active_matches(self, participant_id: int) -> list[Match]:
-        rows = self.conn.execute(
-            select(M).where(
-                M.c.status == MatchStatus.ACTIVE.value,
-                (M.c.student_id == participant_id) | (M.c.mentor_id == participant_id),
-            ).order_by(M.c.id)
-        )
+        rows = self.conn.execute(_ACTIVE_MATCHES, {"pid": participant_id})
         return [mapping.match_from(r) for r in rows]
 
     def matches(self) -> list[Match]:
@@ -219,10 +244,10 @@ class SqlStore:
         now: datetime,
     ) -> int:
         result = self.conn.execute(
-            insert(R).values(
-                match_id=match_id, sender_id=sender_id, body=body, source_platform=source.platform,
-                source_chat_id=source.chat_id, source_message_id=message_id, created_at=now,
-            )
+            _ADD_RELAYED,
+            {"match_id": match_id, "sender_id": sender_id, "body": body,
+             "source_platform": source.platform, "source_chat_id": source.chat_id,
+             "source_message_id": message_id, "dest_message_id": None, "created_at": now},
         )
         return int(result.inserted_primary_key[0])
 
@@ -247,7 +272,7 @@ class SqlStore:
     # outbox & audit ---------------------------------------------------------------------
     def enqueue(self, envelopes: Sequence[Envelope], now: datetime) -> None:
         if envelopes:
-            self.conn.execute(insert(O), [_outbox_values(env, now) for env in envelopes])
+            self.conn.execute(_ENQUEUE, [_outbox_values(env, now) for env in envelopes])
 
     def audit(self, actor: str, action: str, detail: dict[str, object], now: datetime) -> None:
         self.conn.execute(
@@ -285,7 +310,13 @@ class SqlUnitOfWork:
         self._conn: Connection | None = None
 
     def __enter__(self) -> SqlStore:
-        self._conn = self.engine.connect()
+        self._lock = write_lock(self.engine)
+        self._lock.__enter__()
+        try:
+            self._conn = self.engine.connect()
+        except BaseException:
+            self._lock.__exit__(None, None, None)
+            raise
         self._tx = self._conn.begin()
         return SqlStore(self._conn)
 
@@ -299,6 +330,7 @@ class SqlUnitOfWork:
         finally:
             self._conn.close()
             self._conn = None
+            self._lock.__exit__(None, None, None)
 
 
 def unit_of_work_factory(engine: Engine):  # type: ignore[no-untyped-def]
