@@ -57,10 +57,28 @@ PR = ProgramRow.__table__
 
 # The statements every relayed message runs, built once: building a statement costs more than
 # executing it on SQLite, and these run several times per message.
-_IDENTITY = select(I).where(
-    I.c.platform == bindparam("platform"), I.c.platform_user_id == bindparam("user")
+# An identity comes with its participant, and a participant with their current address: the bus
+# always asks for the second right after the first.
+_P_COLUMNS = [c.label(f"p_{c.name}") for c in P.c]
+_IDENTITY = (
+    select(I, *_P_COLUMNS)
+    .outerjoin(P, P.c.id == I.c.participant_id)
+    .where(I.c.platform == bindparam("platform"), I.c.platform_user_id == bindparam("user"))
 )
-_PARTICIPANT = select(P).where(P.c.id == bindparam("id"))
+_BEST_ADDRESS = (
+    select(I.c.id)
+    .where(I.c.participant_id == P.c.id, I.c.reachable.is_(True))
+    .order_by(I.c.last_seen_at.desc(), I.c.id.desc())
+    .limit(1)
+    .correlate(P)
+    .scalar_subquery()
+)
+_PARTICIPANT = (
+    select(P, I.c.platform.label("a_platform"), I.c.chat_id.label("a_chat_id"),
+           I.c.thread_id.label("a_thread_id"))
+    .outerjoin(I, I.c.id == _BEST_ADDRESS)
+    .where(P.c.id == bindparam("id"))
+)
 _ACTIVE_MATCHES = (
     select(M)
     .where(
@@ -85,9 +103,24 @@ _CLAIM_EVENT = {
 }
 
 
+class _Prefixed:
+    """A row's `p_`-prefixed columns seen as a participant row."""
+
+    __slots__ = ("_mapping",)
+
+    def __init__(self, row: Any) -> None:
+        self._mapping = row._mapping
+
+    def __getattr__(self, name: str) -> Any:
+        return self._mapping[f"p_{name}"]
+
+
 class SqlStore:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        # Rows read alongside others in this transaction, dropped as soon as they are written.
+        self._participant_rows: dict[int, Any] = {}
+        self._addresses: dict[int, Address | None] = {}
 
     # events -----------------------------------------------------------------------------
     def claim_event(self, event_key: str, now: datetime) -> bool:
@@ -105,18 +138,25 @@ class SqlStore:
     # identities -------------------------------------------------------------------------
     def identity(self, platform: Platform, platform_user_id: str) -> Identity | None:
         row = self.conn.execute(_IDENTITY, {"platform": platform, "user": platform_user_id}).first()
-        return mapping.identity_from(row) if row else None
+        if row is None:
+            return None
+        if row.p_id is not None:
+            self._participant_rows[row.p_id] = _Prefixed(row)
+        return mapping.identity_from(row)
 
     def add_identity(self, identity: Identity) -> Identity:
+        self._addresses.clear()
         result = self.conn.execute(insert(I).values(**_identity_values(identity)))
         identity.id = result.inserted_primary_key[0]
         return identity
 
     def save_identity(self, identity: Identity) -> None:
+        self._addresses.clear()
         values = _identity_values(identity)
         self.conn.execute(update(I).where(I.c.id == identity.id).values(**values))
 
     def mark_unreachable(self, address: Address) -> bool:
+        self._addresses.clear()
         result = self.conn.execute(
             update(I)
             .where(I.c.platform == address.platform, I.c.chat_id == address.chat_id,
@@ -126,6 +166,8 @@ class SqlStore:
         return result.rowcount > 0
 
     def address_of(self, participant_id: int) -> Address | None:
+        if participant_id in self._addresses:
+            return self._addresses[participant_id]
         row = self.conn.execute(_ADDRESS_OF, {"pid": participant_id}).first()
         return Address(row.platform, row.chat_id, row.thread_id) if row else None
 
@@ -135,8 +177,17 @@ class SqlStore:
 
     # participants -----------------------------------------------------------------------
     def participant(self, participant_id: int) -> Participant | None:
+        cached = self._participant_rows.get(participant_id)
+        if cached is not None:
+            return mapping.participant_from(cached)
         row = self.conn.execute(_PARTICIPANT, {"id": participant_id}).first()
-        return mapping.participant_from(row) if row else None
+        if row is None:
+            return None
+        self._participant_rows[participant_id] = row
+        self._addresses[participant_id] = (
+            Address(row.a_platform, row.a_chat_id, row.a_thread_id) if row.a_platform else None
+        )
+        return mapping.participant_from(row)
 
     def add_participant(self, participant: Participant) -> Participant:
         values = mapping.participant_values(participant)
@@ -146,6 +197,7 @@ class SqlStore:
         return participant
 
     def save_participant(self, participant: Participant) -> None:
+        self._participant_rows.pop(participant.id or 0, None)
         values = mapping.participant_values(participant)
         self.conn.execute(update(P).where(P.c.id == participant.id).values(**values))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator
 
@@ -14,6 +15,7 @@ from storage.engine import make_engine
 from storage.migrate import upgrade
 from tests.harness import Harness
 
+_SCHEMAS = itertools.count(1)
 POSTGRES_URL = os.environ.get(
     "PASSERELLE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
@@ -25,16 +27,32 @@ def services() -> Services:
 
 
 def postgres_engine() -> Engine:
-    """A clean `test` database, or a skip that says why there is none."""
-    engine = make_engine(POSTGRES_URL)
+    """A fresh schema of its own in the `test` database, or a skip that says why there is none.
+
+    A schema per test (not one shared `public`) lets several test runs share the server.
+    """
+    schema = f"t_{os.getpid()}_{next(_SCHEMAS)}"
+    admin = make_engine(POSTGRES_URL)
     try:
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     except Exception as error:  # no server: skip, saying so
-        engine.dispose()
         pytest.skip(f"PostgreSQL at 127.0.0.1:5432 did not answer: {type(error).__name__}")
+    finally:
+        admin.dispose()
+    engine = make_engine(f"{POSTGRES_URL}?options=-csearch_path%3D{schema}")
+    engine.info = {"schema": schema}  # type: ignore[attr-defined]
     return engine
+
+
+def drop_postgres_schema(engine: Engine) -> None:
+    schema = engine.info["schema"]  # type: ignore[attr-defined]
+    engine.dispose()
+    admin = make_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    admin.dispose()
 
 
 def sqlite_engine(tmp_path) -> Engine:  # type: ignore[no-untyped-def]
@@ -55,7 +73,10 @@ def any_db(request, tmp_path) -> Iterator[Engine]:  # type: ignore[no-untyped-de
     engine = sqlite_engine(tmp_path) if request.param == "sqlite" else postgres_engine()
     upgrade(engine)
     yield engine
-    engine.dispose()
+    if request.param == "postgres":
+        drop_postgres_schema(engine)
+    else:
+        engine.dispose()
 
 
 @pytest.fixture
