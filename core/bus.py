@@ -32,6 +32,10 @@ class Bus:
             ctx = Context(store, self.services, now)
             route(ctx, inbound)
             store.enqueue(ctx.out, now)
+        log.info(
+            "event=handled platform=%s conversation=%s outbound=%d",
+            inbound.source.platform, ctx.conversation, len(ctx.out),
+        )
         return True
 
 

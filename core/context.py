@@ -26,6 +26,7 @@ class Context:
     services: Services
     now: datetime
     out: list[Envelope] = field(default_factory=list)
+    conversation: int | None = None  # the match an event was about, for the log line
 
     def t(self, lang: str, key: str, **values: object) -> str:
         return self.services.catalog.t(lang, key, **values)

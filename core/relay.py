@@ -88,6 +88,7 @@ def deliver(
     reply_to_original: bool = True,
 ) -> None:
     assert sender.id is not None and match.id is not None
+    ctx.conversation = match.id
     recipient = ctx.store.participant(match.other(sender.id))
     assert recipient is not None and recipient.id is not None
     relayed_id = ctx.store.add_relayed(
