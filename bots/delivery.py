@@ -13,7 +13,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from core.context import Context, Services
 from core.delivery import OutboxItem, delivery_failed, next_attempt, recipient_unreachable
@@ -76,6 +76,7 @@ class DeliveryWorker:
         log.info("event=worker_start platform=%s", self.platform)
         while not self._stopping:
             self.last_beat = time.monotonic()
+            self.wakeup.clear()  # before the drain: a poke or stop during it is not lost
             try:
                 busy = await self.drain_once()
             except Exception:  # the worker must outlive any one failure
@@ -83,7 +84,6 @@ class DeliveryWorker:
                 busy = 0
             if busy:
                 continue
-            self.wakeup.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wakeup.wait(), timeout=self.poll_seconds)
 
@@ -97,7 +97,8 @@ class DeliveryWorker:
             self.queue.claim, self.platform, self.clock(), self.batch_size, self.lease_seconds
         )
         if items:
-            sent = await asyncio.gather(*(self.send(item) for item in items))
+            batch = [item.id for item in items]
+            sent = await asyncio.gather(*(self.send(item, batch) for item in items))
             done = [(item, ids) for item, ids in zip(items, sent, strict=True) if ids is not None]
             if done:
                 await asyncio.to_thread(self.queue.delivered_many, done, self.clock())
@@ -109,11 +110,14 @@ class DeliveryWorker:
         if ids is not None:
             await asyncio.to_thread(self.queue.delivered_many, [(item, ids)], self.clock())
 
-    async def send(self, item: OutboxItem) -> tuple[str, ...] | None:
+    async def send(
+        self, item: OutboxItem, batch: list[int] | None = None
+    ) -> tuple[str, ...] | None:
         """Send a row's remaining parts; return their platform ids, or None when it failed.
 
         A failure is recorded here (retry, failed, unreachable). A success is left for the
-        caller to record, so that a whole batch is marked delivered in one transaction.
+        caller to record, so that a whole batch is marked delivered in one transaction; until
+        then, each part recorded renews the lease of the `batch` (the rows claimed with this one).
         """
         message = item.envelope.message
         parts = split_text(message.text, self.channel.max_text)
@@ -129,7 +133,11 @@ class DeliveryWorker:
                 )
                 ids.append(await asyncio.wait_for(self.channel.send(part), self.send_timeout))
                 if not last:
-                    await asyncio.to_thread(self.queue.record_part, item.id, index + 1, tuple(ids))
+                    until = self.clock() + timedelta(seconds=self.lease_seconds)
+                    await asyncio.to_thread(
+                        self.queue.record_part, item.id, index + 1, tuple(ids), until,
+                        batch or [item.id],
+                    )
         except RetryLater as error:
             await self._retry(item, str(error), error.retry_after)
         except (TimeoutError, ConnectionError, OSError) as error:

@@ -7,6 +7,7 @@ claim also skips rows another instance is claiming at the same moment (FOR UPDAT
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, and_, bindparam, exists, func, select, update
@@ -72,14 +73,27 @@ class OutboxQueue:
                 )
         return [_item(r) for r in rows]
 
-    def record_part(self, item_id: int, parts_sent: int, message_ids: tuple[str, ...]) -> None:
-        """One part of a split message went out: remember it so a retry never re-sends it."""
+    def record_part(
+        self, item_id: int, parts_sent: int, message_ids: tuple[str, ...],
+        until: datetime, batch: Sequence[int],
+    ) -> None:
+        """One part of a split message went out: remember it so a retry never re-sends it.
+
+        The lease of the batch's rows still claimed is renewed to `until`: each part fits in a
+        lease, but a long message as a whole may not, and the rows already sent wait for the
+        batch to be recorded; another instance must take none of them over meanwhile.
+        """
         with write_lock(self.engine), self.engine.begin() as conn:
             conn.execute(
                 update(O).where(O.c.id == item_id).values(
                     parts_sent=parts_sent, platform_message_ids=",".join(message_ids),
                     platform_message_id=message_ids[-1] if message_ids else None,
                 )
+            )
+            conn.execute(
+                update(O)
+                .where(O.c.id.in_(batch), O.c.status == "pending", O.c.claimed_until.is_not(None))
+                .values(claimed_until=until)
             )
 
     def delivered_many(
