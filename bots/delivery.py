@@ -144,15 +144,17 @@ class DeliveryWorker:
             await self._retry(item, type(error).__name__, None)
         except Unreachable as error:
             log.info("event=unreachable platform=%s conversation=%s", self.platform, conv)
-            await asyncio.to_thread(self.queue.failed, item, f"unreachable: {error}"[:300])
-            await asyncio.to_thread(self._domain, recipient_unreachable, item)
+            failed = await asyncio.to_thread(
+                self.queue.fail_destination, item, f"unreachable: {error}"[:300]
+            )
+            await asyncio.to_thread(self._domain, recipient_unreachable, failed)
         except PermanentFailure as error:
             await self._give_up(item, f"permanent: {error}")
         except Exception as error:  # an adapter bug must not lose the row: retry it
             log.exception("event=send_error platform=%s conversation=%s", self.platform, conv)
             await self._retry(item, f"error: {type(error).__name__}", None)
         else:
-            log.debug(
+            log.info(
                 "event=delivered platform=%s conversation=%s outbox=%s parts=%d",
                 self.platform, conv, item.id, len(parts),
             )
@@ -176,13 +178,15 @@ class DeliveryWorker:
             self.platform, item.envelope.match_id, item.id, reason[:120],
         )
         await asyncio.to_thread(self.queue.failed, item, reason)
-        await asyncio.to_thread(self._domain, delivery_failed, item)
+        await asyncio.to_thread(self._domain, delivery_failed, [item])
 
-    def _domain(self, decide: Callable[[Context, OutboxItem], None], item: OutboxItem) -> None:
+    def _domain(
+        self, decide: Callable[[Context, list[OutboxItem]], None], items: list[OutboxItem]
+    ) -> None:
         """Let the core decide who is told about a failure, in one transaction with its outbox."""
         now = self.clock()
         with self.uow() as store:
             ctx = Context(store, self.services, now)
-            decide(ctx, item)
+            decide(ctx, items)
             store.enqueue(ctx.out, now)
         self.notify()

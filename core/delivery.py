@@ -5,6 +5,7 @@ Pure decisions: the workers in bots/ call these with the time and a random draw 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -44,8 +45,13 @@ def next_attempt(
     return now + timedelta(seconds=delay)
 
 
-def delivery_failed(ctx: Context, item: OutboxItem) -> None:
-    """A message finally failed: its sender learns it did not arrive."""
+def delivery_failed(ctx: Context, failed: Sequence[OutboxItem]) -> None:
+    """Messages finally failed: each sender learns theirs did not arrive."""
+    for item in failed:
+        _tell_failed(ctx, item)
+
+
+def _tell_failed(ctx: Context, item: OutboxItem) -> None:
     env = item.envelope
     if env.sender_id is None:
         return
@@ -57,14 +63,24 @@ def delivery_failed(ctx: Context, item: OutboxItem) -> None:
     ctx.tell(sender, "delivery.failed", name=name)
 
 
-def recipient_unreachable(ctx: Context, item: OutboxItem) -> None:
-    """The recipient blocked the bot: stop writing there, and tell the other side once."""
-    env = item.envelope
-    newly = ctx.store.mark_unreachable(env.message.to)
-    if not newly or env.sender_id is None:
+def recipient_unreachable(ctx: Context, failed: Sequence[OutboxItem]) -> None:
+    """The recipient blocked the bot: stop writing there, and tell each sender of what failed.
+
+    `failed` is every message that was waiting for that chat; they fail together, so each
+    person who wrote one hears it once, and later messages are refused at once by the relay
+    (the recipient has no reachable address until they write again).
+    """
+    if not failed:
         return
-    sender = ctx.store.participant(env.sender_id)
-    recipient = ctx.store.participant(env.recipient_id) if env.recipient_id else None
-    if sender is not None:
-        name = recipient.pseudonym if recipient and recipient.pseudonym else "?"
-        ctx.tell(sender, "delivery.unreachable", name=name)
+    ctx.store.mark_unreachable(failed[0].envelope.message.to)
+    told: set[int] = set()
+    for item in failed:
+        env = item.envelope
+        if env.sender_id is None or env.sender_id in told:
+            continue
+        told.add(env.sender_id)
+        sender = ctx.store.participant(env.sender_id)
+        recipient = ctx.store.participant(env.recipient_id) if env.recipient_id else None
+        if sender is not None:
+            name = recipient.pseudonym if recipient and recipient.pseudonym else "?"
+            ctx.tell(sender, "delivery.unreachable", name=name)

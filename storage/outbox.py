@@ -138,6 +138,29 @@ class OutboxQueue:
                 )
             )
 
+    def fail_destination(self, item: OutboxItem, error: str) -> list[OutboxItem]:
+        """Fail `item` and every other message waiting for the same chat; return them all.
+
+        Used when the recipient blocked the bot: nothing queued for them can arrive, and each
+        sender should hear it now rather than one retry at a time.
+        """
+        to = item.envelope.message.to
+        with write_lock(self.engine), self.engine.begin() as conn:
+            rows = conn.execute(
+                select(O).where(
+                    O.c.platform == to.platform, O.c.chat_id == to.chat_id,
+                    O.c.status == "pending",
+                ).order_by(O.c.id).with_for_update(of=O)
+            ).all()
+            ids = [r.id for r in rows] or [item.id]
+            conn.execute(
+                update(O).where(O.c.id.in_(ids)).values(
+                    status="failed", attempts=O.c.attempts + 1, claimed_until=None,
+                    last_error=error[:300],
+                )
+            )
+        return [_item(r) for r in rows] or [item]
+
     def counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(O.c.status, func.count()).group_by(O.c.status)).all()
