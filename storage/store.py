@@ -11,7 +11,17 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, case, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -342,12 +352,19 @@ class SqlStore:
         return Address(row.source_platform, row.source_chat_id), row.source_message_id
 
     def delivered_ref(self, address: Address, platform_message_id: str) -> DeliveredRef | None:
+        where = (O.c.platform == address.platform, O.c.chat_id == address.chat_id)
         row = self.conn.execute(
-            select(O.c.match_id, O.c.relayed_id).where(
-                O.c.platform == address.platform, O.c.chat_id == address.chat_id,
-                O.c.platform_message_id == platform_message_id,
-            ).limit(1)
+            select(O.c.match_id, O.c.relayed_id)
+            .where(*where, O.c.platform_message_id == platform_message_id).limit(1)
         ).first()
+        if row is None:  # a reply to an earlier part of a message sent in several parts
+            parts = literal(",") + O.c.platform_message_ids + literal(",")
+            row = self.conn.execute(
+                select(O.c.match_id, O.c.relayed_id)
+                .where(*where, O.c.parts_sent > 1,
+                       parts.contains(f",{platform_message_id},", autoescape=True))
+                .order_by(O.c.id.desc()).limit(1)
+            ).first()
         return DeliveredRef(row.match_id, row.relayed_id) if row else None
 
     # outbox & audit ---------------------------------------------------------------------

@@ -257,3 +257,23 @@ def test_long_message_buttons_on_last_part_reply_to_on_first_even_across_retries
         assert calls[number - 1] in parts
     [row] = outbox(w)
     assert (row.status, row.parts_sent, row.attempts) == ("delivered", n, 4)
+
+
+def test_a_reply_to_an_earlier_part_of_a_split_message_is_routed(any_world: Harness) -> None:
+    """Replying to part 1 of a long message routes to its conversation and threads the relay."""
+    w = any_world
+    w.enrol_student("kid", "Zoé")
+    w.enrol_mentor("pro", "Marc")
+    w.enrol_mentor("pro2", "Anne")
+    w.match("Zoé", "Marc")
+    w.match("Zoé", "Anne")
+    w.channel().max_text = 500
+    w.texts("kid"), w.texts("pro"), w.texts("pro2")
+    w.say("pro", " ".join(["mot"] * 400))
+    parts = w.inbox("kid")
+    assert len(parts) > 2
+    w.say("kid", "Merci pour tout ça!", reply_to=parts[0].id)
+    got = w.inbox("pro")
+    assert [s.message.text for s in got] == ["Zoé :\nMerci pour tout ça!"]
+    assert got[0].message.reply_to is not None
+    assert w.inbox("pro2") == []
