@@ -137,6 +137,8 @@ def _field_buttons(ctx: Context, p: Participant, done: bool) -> tuple[Button, ..
 def answer(ctx: Context, p: Participant, inbound: Inbound) -> None:
     """Take the participant's answer to the current step, then ask the next question."""
     handler = _STEPS.get(p.step)
+    if inbound.action and inbound.action.startswith("lang:") and p.step is not Step.LANGUAGE:
+        handler = _switch_language  # the /language buttons work at every step
     if handler is None:
         prompt(ctx, p)
         return
@@ -152,6 +154,14 @@ def _language(ctx: Context, p: Participant, action: str | None, text: str) -> No
         return
     p.language = choice  # type: ignore[assignment]
     _advance(ctx, p, Step.PSEUDONYM)
+
+
+def _switch_language(ctx: Context, p: Participant, action: str | None, text: str) -> None:
+    choice = (action or "").split(":", 1)[1]
+    if choice in LANGUAGES:
+        p.language = choice  # type: ignore[assignment]
+        ctx.tell(p, "language.set")
+    prompt(ctx, p)
 
 
 def _pseudonym(ctx: Context, p: Participant, action: str | None, text: str) -> None:

@@ -6,6 +6,8 @@ crosses is the pseudonym (and a mentor's profession), looked up from the partici
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from core.context import Context
 from core.model import Button, Envelope, Inbound, Match, MatchStatus, Outbound, Participant, Role
 
@@ -78,7 +80,10 @@ def choose_conversation(ctx: Context, p: Participant, match_id: int, inbound: In
     ctx.store.save_participant(p)
     other = ctx.store.participant(match.other(p.id or 0))
     if pending:
-        deliver(ctx, p, match, pending, inbound, reply_to_original=False)
+        # The pending text came with an earlier message whose id was not kept: record no source
+        # id, so that a reply to the relayed copy is never threaded onto the button press.
+        unthreaded = replace(inbound, message_id="")
+        deliver(ctx, p, match, pending, unthreaded, reply_to_original=False)
     elif other is not None:
         ctx.tell(p, "relay.now_talking", name=display_name(ctx, other, p.language))
 

@@ -11,8 +11,12 @@ def split_text(text: str, limit: int) -> list[str]:
     """
     if limit < 1:
         raise ValueError("limit must be positive")
+    if len(text) <= limit:
+        return [text]
     parts: list[str] = []
-    rest = text
+    # Whitespace at a cut is dropped: a part starting with it would cut the next word needlessly,
+    # and a part made only of it is refused by the platforms ("message text is empty").
+    rest = text.lstrip()
     while len(rest) > limit:
         window = rest[: limit + 1]
         cut = window.rfind("\n")
@@ -21,10 +25,10 @@ def split_text(text: str, limit: int) -> list[str]:
         if cut <= 0:
             cut = limit
             parts.append(rest[:cut])
-            rest = rest[cut:]
+            rest = rest[cut:].lstrip()
             continue
         parts.append(rest[:cut].rstrip())
-        rest = rest[cut + 1 :]
-    if rest or not parts:
+        rest = rest[cut + 1 :].lstrip()
+    if rest:
         parts.append(rest)
-    return [p for p in parts if p] or [""]
+    return parts or [""]
