@@ -23,9 +23,10 @@ def create_match(ctx: Context, student_name: str, mentor_name: str, actor: str) 
     ctx.store.audit(actor, "match_create", {"match_id": match.id}, ctx.now)
     fields: FieldList = ctx.services.fields
     for p in (student, mentor):
-        if p.current_match_id is None:
-            p.current_match_id = match.id
-            ctx.store.save_participant(p)
+        # With one conversation, plain messages go to it. With a second one, guessing would send
+        # a greeting meant for the newcomer to the first person: the next message asks instead.
+        p.current_match_id = match.id if p.current_match_id is None else None
+        ctx.store.save_participant(p)
     ctx.tell(student, "match.intro_student", name=display_name(ctx, mentor, student.language))
     ctx.tell(
         mentor, "match.intro_mentor", name=display_name(ctx, student, mentor.language),

@@ -29,7 +29,8 @@ MAX_YEARS = 60
 MAX_CAPACITY = 10
 MAX_STUDENT_FIELDS = 5
 _PSEUDONYM = re.compile(r"^[^\W_][\w .'\-]{1,23}$")
-_CODE = re.compile(r"^[A-Za-z0-9\-]{4,32}$")
+# An invite code has a dash or a digit (ABCD-EF23): a lone word such as "Bonjour" is a greeting.
+_CODE = re.compile(r"^(?=.*[\d-])[A-Za-z0-9\-]{4,32}$")
 _LANGUAGE_WORDS = {
     "fr": "fr", "francais": "fr", "français": "fr", "french": "fr", "1": "fr",
     "en": "en", "english": "en", "anglais": "en", "2": "en",

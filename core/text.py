@@ -19,9 +19,11 @@ def split_text(text: str, limit: int) -> list[str]:
     rest = text.lstrip()
     while len(rest) > limit:
         window = rest[: limit + 1]
+        # A line break is the nicest place to cut, unless it leaves a stub of a part (the
+        # "Name :" header of a relayed message would otherwise go out alone).
         cut = window.rfind("\n")
-        if cut <= 0:
-            cut = window.rfind(" ")
+        if cut < limit // 2:
+            cut = max(cut, window.rfind(" "))
         if cut <= 0:
             cut = limit
             parts.append(rest[:cut])

@@ -613,3 +613,8 @@ def test_the_same_start_event_twice_enrols_once(world: Harness) -> None:
         invite = store.invite("ONCE1234")
     assert invite is not None and invite.uses == 1
     assert [a for _, a, _ in audit(world)] == ["enrol"]
+
+
+def test_a_one_word_greeting_is_not_taken_for_a_code(world: Harness) -> None:
+    world.say("newcomer", "Bonjour")
+    assert world.texts("newcomer") == [world.services.catalog.t("fr", "welcome.need_code")]

@@ -152,11 +152,15 @@ def test_with_two_mentors_and_no_choice_the_student_is_asked_which(any_world: Ha
     assert w.texts("kid") == [] and w.texts("pro") == []
 
 
-def test_a_second_match_keeps_the_first_conversation_as_the_default(world: Harness) -> None:
-    trio(world)
+def test_after_a_second_match_the_next_message_asks_which_mentor(world: Harness) -> None:
+    marc, lea = trio(world)
+    assert world.participant("Zoé").current_match_id is None
+    assert world.participant("Marc").current_match_id == marc  # Marc still has one student
     world.say("kid", "Bonjour")
-    assert world.texts("pro") == [t(world, "fr", "relay.message", name="Zoé", text="Bonjour")]
-    assert world.texts("eng") == []
+    assert world.texts("kid") == [t(world, "fr", "relay.which")]
+    assert world.texts("pro") == [] and world.texts("eng") == []
+    world.press("kid", f"conv:{lea}")
+    assert world.texts("eng") == [t(world, "fr", "relay.message", name="Zoé", text="Bonjour")]
 
 
 def test_choosing_a_conversation_with_nothing_pending_says_who_is_next(world: Harness) -> None:
@@ -169,6 +173,8 @@ def test_choosing_a_conversation_with_nothing_pending_says_who_is_next(world: Ha
 
 def test_replying_to_a_mentor_routes_there_and_becomes_the_choice(world: Harness) -> None:
     marc, lea = trio(world)
+    world.press("kid", f"conv:{marc}")
+    settle(world, "kid")
     assert world.participant("Zoé").current_match_id == marc
     send(world, "eng", "Des questions sur le génie?", message_id="eng-1")
     from_lea = world.last("kid")
@@ -187,7 +193,8 @@ def test_replying_to_a_mentor_routes_there_and_becomes_the_choice(world: Harness
 
 
 def test_replying_to_a_service_message_falls_back_to_the_choice(world: Harness) -> None:
-    trio(world)
+    marc, _ = trio(world)
+    world.press("kid", f"conv:{marc}")
     world.say("kid", "/help")
     help_message = world.last("kid")
     world.say("kid", "Allô", reply_to=help_message.id)

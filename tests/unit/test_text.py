@@ -35,7 +35,9 @@ def test_examples() -> None:
 
 
 def test_lines_are_preferred_to_words() -> None:
-    assert split_text("aa bb\ncc dd ee", 12) == ["aa bb", "cc dd ee"]
+    assert split_text("aaa bbb\ncc dd ee", 12) == ["aaa bbb", "cc dd ee"]
+    # ...unless the line break comes so early that the part would be a stub
+    assert split_text("aa bb\ncc dd ee", 12) == ["aa bb\ncc dd", "ee"]
 
 
 @settings(max_examples=100)
@@ -84,3 +86,15 @@ def test_no_visible_character_is_lost(text: str, limit: int) -> None:
 def test_short_words_are_never_cut(words: list[str], limit: int) -> None:
     parts = split_text(" ".join(words), limit)
     assert tokens(parts) == words
+
+
+def test_a_relayed_header_does_not_go_out_alone() -> None:
+    header, body = "Zoé :", " ".join(["mot"] * 300)
+    parts = split_text(f"{header}\n{body}", 500)
+    assert parts[0].startswith("Zoé :\nmot mot")
+    assert all(len(p) <= 500 for p in parts)
+
+
+def test_a_late_line_break_is_preferred_to_a_space() -> None:
+    text = "a " * 200 + "\n" + "b " * 100
+    assert split_text(text, 450)[0] == ("a " * 200).strip()
