@@ -14,6 +14,7 @@ from adapters.playground_adapter import PlaygroundChannel
 from adapters.playground_adapter import routes as playground_routes
 from bots.catalogs import load_catalog, load_fields
 from bots.delivery import DeliveryWorker, utc_now
+from bots.intake import Intake
 from bots.settings import Settings
 from core.bus import Bus
 from core.context import Services
@@ -46,6 +47,7 @@ class Passerelle:
     def __post_init__(self) -> None:
         self.uow = unit_of_work_factory(self.engine)
         self.bus = Bus(self.uow, self.services)
+        self.intake = Intake(self.bus, utc_now, on_commit=self.poke_all)
         self.queue = OutboxQueue(self.engine)
         if self.settings.playground_on():
             self.playground = PlaygroundChannel()
@@ -68,9 +70,7 @@ class Passerelle:
 
     async def feed(self, inbound: Inbound) -> bool:
         """Hand one event to the bus; it is acknowledged only once its transaction committed."""
-        accepted = await asyncio.to_thread(self.bus.handle, inbound, utc_now())
-        self.poke_all()
-        return accepted
+        return await self.intake.submit(inbound)
 
     def healthy(self) -> dict[str, object]:
         try:

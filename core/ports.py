@@ -29,8 +29,8 @@ LanguageDetector = Callable[[str], "str | None"]
 class Store(Protocol):
     """Everything the domain reads and writes, inside one transaction."""
 
-    def claim_event(self, event_key: str, now: datetime) -> bool:
-        """Record the key; False when it was already recorded (the event is a repeat)."""
+    def claim_events(self, event_keys: Sequence[str], now: datetime) -> set[str]:
+        """Record the keys; return those not recorded before (the others are repeats)."""
         ...
 
     def identity(self, platform: Platform, platform_user_id: str) -> Identity | None: ...

@@ -48,7 +48,8 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
 def _sqlite_begin_immediate(conn) -> None:  # type: ignore[no-untyped-def]
     # Take the write lock at BEGIN: two writers then queue on busy_timeout instead of one of
     # them failing with "database is locked" when it upgrades a read transaction.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # Straight to the driver: this runs once per transaction, on the hot path.
+    conn.connection.dbapi_connection.execute("BEGIN IMMEDIATE")
 
 
 def is_sqlite(engine: Engine) -> bool:

@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, and_, bindparam, exists, func, select, update
-from sqlalchemy.orm import aliased
+from sqlalchemy import Engine, bindparam, func, select, update
 
 from core.delivery import OutboxItem
 from core.model import Address, Envelope, Outbound
@@ -19,7 +18,22 @@ from storage import mapping
 from storage.engine import write_lock
 from storage.store import O, R
 
-_EARLIER = aliased(O)
+_CHAT_HEADS = (
+    select(func.min(O.c.id))
+    .where(O.c.platform == bindparam("platform"), O.c.status == "pending")
+    .group_by(O.c.chat_id)
+)
+_CLAIM = (
+    select(O)
+    .where(
+        O.c.id.in_(_CHAT_HEADS),
+        O.c.next_attempt_at <= bindparam("now"),
+        (O.c.claimed_until.is_(None)) | (O.c.claimed_until < bindparam("now")),
+    )
+    .order_by(O.c.id)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True, of=O)
+)
 _MARK_DELIVERED = (
     update(O)
     .where(O.c.id == bindparam("row_id"))
@@ -41,30 +55,15 @@ class OutboxQueue:
         self.engine = engine
 
     def claim(self, platform: str, now: datetime, limit: int, lease: float) -> list[OutboxItem]:
-        """Due rows of `platform`, at most one per chat (the oldest), so order is kept per chat."""
-        older_pending = exists().where(
-            and_(
-                _EARLIER.c.platform == O.c.platform,
-                _EARLIER.c.chat_id == O.c.chat_id,
-                _EARLIER.c.status == "pending",
-                _EARLIER.c.id < O.c.id,
-            )
-        )
-        query = (
-            select(O)
-            .where(
-                O.c.platform == platform,
-                O.c.status == "pending",
-                O.c.next_attempt_at <= now,
-                (O.c.claimed_until.is_(None)) | (O.c.claimed_until < now),
-                ~older_pending,
-            )
-            .order_by(O.c.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True, of=O)
-        )
+        """Due rows of `platform`, at most one per chat (the oldest), so order is kept per chat.
+
+        The oldest pending row of each chat is found in one pass over the queue index; a chat
+        whose oldest row is waiting (backing off, or being sent by someone else) sends nothing.
+        """
         with write_lock(self.engine), self.engine.begin() as conn:
-            rows = conn.execute(query).all()
+            rows = conn.execute(
+                _CLAIM, {"platform": platform, "now": now, "limit": limit}
+            ).all()
             if rows:
                 conn.execute(
                     update(O)

@@ -154,17 +154,26 @@ class SqlStore:
         self._addresses: dict[int, Address | None] = {}
 
     # events -----------------------------------------------------------------------------
-    def claim_event(self, event_key: str, now: datetime) -> bool:
+    def claim_events(self, event_keys: Sequence[str], now: datetime) -> set[str]:
+        keys = list(dict.fromkeys(event_keys))
+        if not keys:
+            return set()
         statement = _CLAIM_EVENT.get(self.conn.dialect.name)
-        if statement is None:  # another database: fall back on the unique key
-            try:
-                with self.conn.begin_nested():
-                    self.conn.execute(insert(E).values(event_key=event_key, processed_at=now))
-            except IntegrityError:
-                return False
-            return True
-        result = self.conn.execute(statement, {"event_key": event_key, "processed_at": now})
-        return result.first() is not None
+        if statement is None:  # another database: one at a time, on the unique key
+            return {key for key in keys if self._claim_one(key, now)}
+        rows = self.conn.execute(statement, [{"event_key": k, "processed_at": now} for k in keys])
+        return {row.event_key for row in rows}
+
+    def claim_event(self, event_key: str, now: datetime) -> bool:
+        return event_key in self.claim_events([event_key], now)
+
+    def _claim_one(self, event_key: str, now: datetime) -> bool:
+        try:
+            with self.conn.begin_nested():
+                self.conn.execute(insert(E).values(event_key=event_key, processed_at=now))
+        except IntegrityError:
+            return False
+        return True
 
     # identities -------------------------------------------------------------------------
     def identity(self, platform: Platform, platform_user_id: str) -> Identity | None:

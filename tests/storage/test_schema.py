@@ -84,3 +84,10 @@ def test_a_failed_transaction_leaves_nothing(any_db: Engine) -> None:
         raise RuntimeError("crash in the middle of handling")
     with SqlUnitOfWork(any_db) as store:
         assert store.claim_event("slack:9", NOW) is True
+
+
+def test_a_batch_of_event_keys_is_claimed_in_one_go(any_db: Engine) -> None:
+    with SqlUnitOfWork(any_db) as store:
+        assert store.claim_events(["a", "b"], NOW) == {"a", "b"}
+        assert store.claim_events(["a", "c", "c", "d"], NOW) == {"c", "d"}
+        assert store.claim_events([], NOW) == set()
