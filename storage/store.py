@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import (
@@ -134,16 +135,9 @@ _CLAIM_EVENT = {
 }
 
 
-class _Prefixed:
+def _prefixed(row: Any) -> SimpleNamespace:
     """A row's `p_`-prefixed columns seen as a participant row."""
-
-    __slots__ = ("_mapping",)
-
-    def __init__(self, row: Any) -> None:
-        self._mapping = row._mapping
-
-    def __getattr__(self, name: str) -> Any:
-        return self._mapping[f"p_{name}"]
+    return SimpleNamespace(**{k[2:]: v for k, v in row._mapping.items() if k.startswith("p_")})
 
 
 class SqlStore:
@@ -181,7 +175,7 @@ class SqlStore:
         if row is None:
             return None
         if row.p_id is not None:
-            self._participant_rows[row.p_id] = _Prefixed(row)
+            self._participant_rows[row.p_id] = _prefixed(row)
         return mapping.identity_from(row)
 
     def add_identity(self, identity: Identity) -> Identity:
@@ -323,7 +317,7 @@ class SqlStore:
     def active_matches(self, participant_id: int) -> list[Match]:
         matches = []
         for row in self.conn.execute(_ACTIVE_MATCHES, {"pid": participant_id}):
-            self._remember(row.p_id, _Prefixed(row), row)
+            self._remember(row.p_id, _prefixed(row), row)
             matches.append(mapping.match_from(row))
         return matches
 
