@@ -131,7 +131,8 @@ class DeliveryWorker:
                     buttons=message.buttons if last else (),
                     reply_to=message.reply_to if index == 0 else None,
                 )
-                ids.append(await asyncio.wait_for(self.channel.send(part), self.send_timeout))
+                async with asyncio.timeout(self.send_timeout):  # no extra task, unlike wait_for
+                    ids.append(await self.channel.send(part))
                 if not last:
                     until = self.clock() + timedelta(seconds=self.lease_seconds)
                     await asyncio.to_thread(
