@@ -60,13 +60,16 @@ class DeliveryWorker:
         self.notify: Callable[[], None] = self.poke  # who to wake when a failure writes rows
         self.last_beat = time.monotonic()
         self._stopping = False
+        self._running = False
 
     @property
     def platform(self) -> str:
         return self.channel.platform
 
     def alive(self, within: float = 30) -> bool:
-        return time.monotonic() - self.last_beat < max(within, self.poll_seconds * 4)
+        """Running, and its loop went round recently (a stuck send would stop the beat)."""
+        recent = time.monotonic() - self.last_beat < max(within, self.poll_seconds * 4)
+        return self._running and recent
 
     def poke(self) -> None:
         """New rows were written: look now instead of at the next poll."""
@@ -74,18 +77,22 @@ class DeliveryWorker:
 
     async def run(self) -> None:
         log.info("event=worker_start platform=%s", self.platform)
-        while not self._stopping:
-            self.last_beat = time.monotonic()
-            self.wakeup.clear()  # before the drain: a poke or stop during it is not lost
-            try:
-                busy = await self.drain_once()
-            except Exception:  # the worker must outlive any one failure
-                log.exception("event=worker_error platform=%s", self.platform)
-                busy = 0
-            if busy:
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wakeup.wait(), timeout=self.poll_seconds)
+        self._running = True
+        try:
+            while not self._stopping:
+                self.last_beat = time.monotonic()
+                self.wakeup.clear()  # before the drain: a poke or stop during it is not lost
+                try:
+                    busy = await self.drain_once()
+                except Exception:  # the worker must outlive any one failure
+                    log.exception("event=worker_error platform=%s", self.platform)
+                    busy = 0
+                if busy:
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wakeup.wait(), timeout=self.poll_seconds)
+        finally:
+            self._running = False
 
     def stop(self) -> None:
         self._stopping = True

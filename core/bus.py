@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from core import onboarding, relay
@@ -62,7 +63,14 @@ class Bus:
         return accepted
 
 
+# Control characters other than line breaks and tabs carry nothing a person meant to say, and
+# NUL is refused by PostgreSQL: one such message would otherwise fail again at every retry.
+_CONTROL = dict.fromkeys(c for c in range(32) if chr(c) not in "\n\t") | {127: None}
+
+
 def route(ctx: Context, inbound: Inbound) -> None:
+    if not inbound.text.isprintable():
+        inbound = replace(inbound, text=inbound.text.translate(_CONTROL))
     command = parse_command(inbound.text) if not inbound.action else None
     identity = ctx.store.identity(inbound.source.platform, inbound.platform_user_id)
     if identity is None:

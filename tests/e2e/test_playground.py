@@ -133,3 +133,11 @@ async def test_bad_requests_are_refused_clearly(
         assert r.status in (400, 404)
         if r.status == 400:
             assert problem in (await r.json())["error"]
+
+
+def test_health_says_503_when_the_database_is_gone(services: Services) -> None:
+    from storage.engine import make_engine
+
+    dead = make_engine("postgresql://nobody@127.0.0.1:1/none")
+    app = Passerelle(load_settings(), dead, services)
+    assert app.healthy() == {"ok": False, "database": False, "workers": {"playground": False}}
