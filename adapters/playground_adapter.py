@@ -53,6 +53,19 @@ class PlaygroundChannel:
         await self._append(message.to.chat_id, entry)
         return entry["id"]
 
+    async def edit(self, message: Outbound) -> None:
+        """The page shows the new text in place of the old (an event it applies)."""
+        await self._append(message.to.chat_id, {
+            "id": f"m{next(self._ids)}", "from": "bot", "edit_of": message.edit_of,
+            "text": message.text, "buttons": [], "reply_to": None,
+        })
+
+    async def delete(self, message: Outbound) -> None:
+        await self._append(message.to.chat_id, {
+            "id": f"m{next(self._ids)}", "from": "bot", "delete_of": message.delete_of,
+            "text": "", "buttons": [], "reply_to": None,
+        })
+
     async def record_own(self, user: str, text: str, reply_to: str | None) -> str:
         """What the person typed is shown in their pane and gets an id they can reply to."""
         entry = {"id": f"m{next(self._ids)}", "from": "me", "text": text, "buttons": [],

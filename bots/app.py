@@ -21,12 +21,11 @@ from core.context import Services
 from core.model import Inbound
 from core.ports import Channel
 from storage.engine import make_engine
-from storage.migrate import current_revision
+from storage.migrate import current_revision, head_revision
 from storage.outbox import OutboxQueue
 from storage.store import unit_of_work_factory
 
 log = logging.getLogger("passerelle.app")
-HEAD_REVISION = "0001"
 
 
 def build_services() -> Services:
@@ -126,4 +125,4 @@ def open_database(settings: Settings) -> Engine:
 
 
 def schema_is_current(engine: Engine) -> bool:
-    return current_revision(engine) == HEAD_REVISION
+    return current_revision(engine) == head_revision()

@@ -13,11 +13,12 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from core.context import Context, Services
 from core.delivery import OutboxItem, delivery_failed, next_attempt, recipient_unreachable
-from core.model import Outbound
+from core.model import OP_DELETE, OP_EDIT, Outbound
 from core.ports import Channel, PermanentFailure, RetryLater, UnitOfWorkFactory, Unreachable
 from core.text import split_text
 from storage.outbox import OutboxQueue
@@ -126,26 +127,9 @@ class DeliveryWorker:
         caller to record, so that a whole batch is marked delivered in one transaction; until
         then, each part recorded renews the lease of the `batch` (the rows claimed with this one).
         """
-        message = item.envelope.message
-        parts = split_text(message.text, self.channel.max_text)
-        ids = list(item.platform_message_ids)
         conv = item.envelope.match_id
         try:
-            for index in range(item.parts_sent, len(parts)):
-                last = index == len(parts) - 1
-                part = Outbound(
-                    message.to, parts[index],
-                    buttons=message.buttons if last else (),
-                    reply_to=message.reply_to if index == 0 else None,
-                )
-                async with asyncio.timeout(self.send_timeout):  # no extra task, unlike wait_for
-                    ids.append(await self.channel.send(part))
-                if not last:
-                    until = self.clock() + timedelta(seconds=self.lease_seconds)
-                    await asyncio.to_thread(
-                        self.queue.record_part, item.id, index + 1, tuple(ids), until,
-                        batch or [item.id],
-                    )
+            ids = await self._act(item, batch)
         except RetryLater as error:
             await self._retry(item, str(error), error.retry_after)
         except (TimeoutError, ConnectionError, OSError) as error:
@@ -163,11 +147,55 @@ class DeliveryWorker:
             await self._retry(item, f"error: {type(error).__name__}", None)
         else:
             log.info(
-                "event=delivered platform=%s conversation=%s outbox=%s parts=%d",
-                self.platform, conv, item.id, len(parts),
+                "event=delivered platform=%s conversation=%s outbox=%s op=%s parts=%d",
+                self.platform, conv, item.id, item.envelope.op, len(ids),
             )
             return tuple(ids)
         return None
+
+    async def _act(self, item: OutboxItem, batch: list[int] | None) -> list[str]:
+        """Do what the row asks on the platform; return the platform ids it produced."""
+        message = item.envelope.message
+        op = item.envelope.op
+        if op == OP_DELETE:
+            if message.delete_of is None:  # its copy never went out: nothing to take back
+                return []
+            async with asyncio.timeout(self.send_timeout):
+                await self.channel.delete(message)
+            return [message.delete_of]
+        if op == OP_EDIT and message.edit_of is not None:
+            if len(message.text) <= self.channel.max_text:
+                try:
+                    async with asyncio.timeout(self.send_timeout):
+                        await self.channel.edit(message)
+                    return [message.edit_of]
+                except PermanentFailure as error:  # too old to edit, say: send it anew
+                    log.info("event=edit_refused platform=%s reason=%s", self.platform,
+                             str(error)[:80])
+            message = replace(message, edit_of=None)
+        return await self._send_parts(item, message, batch)
+
+    async def _send_parts(
+        self, item: OutboxItem, message: Outbound, batch: list[int] | None
+    ) -> list[str]:
+        parts = split_text(message.text, self.channel.max_text)
+        ids = list(item.platform_message_ids)
+        for index in range(item.parts_sent, len(parts)):
+            last = index == len(parts) - 1
+            part = Outbound(
+                message.to, parts[index],
+                buttons=message.buttons if last else (),
+                reply_to=message.reply_to if index == 0 else None,
+            )
+            async with asyncio.timeout(self.send_timeout):  # no extra task, unlike wait_for
+                ids.append(await self.channel.send(part))
+            if not last:
+                until = self.clock() + timedelta(seconds=self.lease_seconds)
+                await asyncio.to_thread(
+                    self.queue.record_part, item.id, index + 1, tuple(ids), until,
+                    batch or [item.id],
+                )
+        return ids
 
     async def _retry(self, item: OutboxItem, reason: str, retry_after: float | None) -> None:
         at = next_attempt(self.clock(), item.attempts + 1, retry_after, self.rng.random())

@@ -74,14 +74,18 @@ def route(ctx: Context, inbound: Inbound) -> None:
     command = parse_command(inbound.text) if not inbound.action else None
     identity = ctx.store.identity(inbound.source.platform, inbound.platform_user_id)
     if identity is None:
-        onboarding.welcome_stranger(ctx, inbound, command)
+        if not inbound.edited:  # an edit from someone unknown says nothing new
+            onboarding.welcome_stranger(ctx, inbound, command)
         return
     _refresh_address(ctx, identity, inbound)
     participant = ctx.store.participant(identity.participant_id)
     if participant is None:  # identity of an erased person: start over
         onboarding.welcome_stranger(ctx, inbound, command)
         return
-    if command is not None:
+    if inbound.edited:
+        if participant.step is Step.DONE and participant.role is not Role.COORDINATOR:
+            relay.edit_relayed(ctx, participant, inbound)
+    elif command is not None:
         run_command(ctx, participant, command, inbound)
     elif participant.step is not Step.DONE:
         onboarding.answer(ctx, participant, inbound)
@@ -117,6 +121,8 @@ def run_command(ctx: Context, p: Participant, command: Command, inbound: Inbound
             show_profile(ctx, p)
         case "end" | "fin" if onboarding_done:
             relay.end_conversation(ctx, p, None)
+        case "unsend" | "retirer" if onboarding_done:
+            relay.unsend(ctx, p, inbound)
         case _ if not onboarding_done:
             ctx.tell(p, "onboarding.finish_first")
             onboarding.prompt(ctx, p)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from core.context import Context
-from core.model import Envelope
+from core.model import OP_DELETE, Envelope
 
 BASE_DELAY = 1.0
 MAX_DELAY = 15 * 60.0
@@ -60,7 +60,7 @@ def _tell_failed(ctx: Context, item: OutboxItem) -> None:
     if sender is None:
         return
     name = recipient.pseudonym if recipient and recipient.pseudonym else "?"
-    ctx.tell(sender, "delivery.failed", name=name)
+    ctx.tell(sender, "unsend.failed" if env.op == OP_DELETE else "delivery.failed", name=name)
 
 
 def recipient_unreachable(ctx: Context, failed: Sequence[OutboxItem]) -> None:

@@ -78,6 +78,8 @@ class Inbound:
     reply_to: str | None = None
     action: str | None = None
     locale_hint: str | None = None
+    edited: bool = False  # the person edited their message `message_id` (text is the new one)
+    media: str | None = None  # what came instead of text: sticker, photo, contact, location…
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +90,11 @@ class Outbound:
     text: str
     buttons: tuple[Button, ...] = ()
     reply_to: str | None = None
+    edit_of: str | None = None  # replace the text of this message (a platform id in `to`)
+    delete_of: str | None = None  # remove this message instead of sending anything
+
+
+OP_SEND, OP_EDIT, OP_DELETE = "send", "edit", "delete"
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +106,7 @@ class Envelope:
     match_id: int | None = None
     relayed_id: int | None = None
     sender_id: int | None = None
+    op: str = OP_SEND  # edit/delete act on the delivered copy of `relayed_id`
 
 
 @dataclass(slots=True)

@@ -9,9 +9,22 @@ from __future__ import annotations
 from dataclasses import replace
 
 from core.context import Context
-from core.model import Button, Envelope, Inbound, Match, MatchStatus, Outbound, Participant, Role
+from core.model import (
+    OP_DELETE,
+    OP_EDIT,
+    Button,
+    Envelope,
+    Inbound,
+    Match,
+    MatchStatus,
+    Outbound,
+    Participant,
+    Role,
+)
 
 MAX_MESSAGE_CHARS = 16_000
+# Contact details shared with a platform's own button (a phone card, a map pin) never cross.
+PRIVATE_MEDIA = frozenset({"contact", "location", "venue"})
 
 
 def display_name(ctx: Context, p: Participant, lang: str) -> str:
@@ -24,6 +37,10 @@ def display_name(ctx: Context, p: Participant, lang: str) -> str:
 def relay_text(ctx: Context, sender: Participant, inbound: Inbound) -> None:
     """A plain message from an onboarded student or mentor: pick the conversation, relay it."""
     text = inbound.text.strip()
+    if inbound.media:
+        private = inbound.media in PRIVATE_MEDIA
+        ctx.tell(sender, "relay.media_private" if private else "relay.media_not_relayed")
+        return
     if not text:
         ctx.tell(sender, "relay.unsupported")
         return
@@ -173,3 +190,48 @@ def _own_active_match(ctx: Context, p: Participant, match_id: int) -> Match | No
     if match is None or match.status is not MatchStatus.ACTIVE:
         return None
     return match if p.id in (match.student_id, match.mentor_id) else None
+
+
+def edit_relayed(ctx: Context, sender: Participant, inbound: Inbound) -> None:
+    """The sender edited a message we relayed: the other side's copy follows."""
+    assert sender.id is not None
+    found = ctx.store.find_relayed(inbound.source, inbound.message_id, sender.id)
+    text = inbound.text.strip()
+    if found is None or not text or len(text) > MAX_MESSAGE_CHARS:
+        return  # an edited command or onboarding answer: nothing was relayed
+    relayed_id, match_id = found
+    match = _own_active_match(ctx, sender, match_id)
+    if match is None:
+        return
+    ctx.conversation = match_id
+    ctx.store.set_relayed_body(relayed_id, text)
+    recipient = ctx.store.participant(match.other(sender.id))
+    address = ctx.store.address_of(match.other(sender.id))
+    if recipient is None or address is None:
+        return
+    body = ctx.t(recipient.language, "relay.edited",
+                 name=display_name(ctx, sender, recipient.language), text=text)
+    ctx.out.append(Envelope(Outbound(address, body), recipient_id=recipient.id,
+                            match_id=match_id, relayed_id=relayed_id, sender_id=sender.id,
+                            op=OP_EDIT))
+
+
+def unsend(ctx: Context, sender: Participant, inbound: Inbound) -> None:
+    """`/unsend` as a reply to one's own message: remove the other side's copy."""
+    assert sender.id is not None
+    if not inbound.reply_to:
+        ctx.tell(sender, "unsend.how")
+        return
+    found = ctx.store.find_relayed(inbound.source, inbound.reply_to, sender.id)
+    match = _own_active_match(ctx, sender, found[1]) if found else None
+    address = ctx.store.address_of(match.other(sender.id)) if match else None
+    if found is None or match is None or address is None:
+        ctx.tell(sender, "unsend.not_found")
+        return
+    relayed_id, match_id = found
+    ctx.conversation = match_id
+    ctx.store.set_relayed_body(relayed_id, "")  # they wanted it gone: keep no copy either
+    ctx.out.append(Envelope(Outbound(address, ""), recipient_id=match.other(sender.id),
+                            match_id=match_id, relayed_id=relayed_id, sender_id=sender.id,
+                            op=OP_DELETE))
+    ctx.tell(sender, "unsend.done")

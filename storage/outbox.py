@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, bindparam, func, select, update
 
 from core.delivery import OutboxItem
-from core.model import Address, Envelope, Outbound
+from core.model import OP_DELETE, OP_EDIT, OP_SEND, Address, Envelope, Outbound
 from storage import mapping
 from storage.engine import write_lock
 from storage.store import O, R
@@ -23,8 +23,13 @@ _CHAT_HEADS = (
     .where(O.c.platform == bindparam("platform"), O.c.status == "pending")
     .group_by(O.c.chat_id)
 )
+# An edit or a removal acts on the copy delivered for its relayed message, whose id is known
+# only once that copy went out: it is read when the row is claimed, not when it was written.
+_DELIVERED_COPY = (
+    select(R.c.dest_message_id).where(R.c.id == O.c.relayed_id).scalar_subquery()
+)
 _CLAIM = (
-    select(O)
+    select(O, _DELIVERED_COPY.label("copy_id"))
     .where(
         O.c.id.in_(_CHAT_HEADS),
         O.c.next_attempt_at <= bindparam("now"),
@@ -109,7 +114,7 @@ class OutboxQueue:
         relayed = [
             {"row_id": item.envelope.relayed_id, "dest_message_id": ids[-1]}
             for item, ids in done
-            if item.envelope.relayed_id is not None and ids
+            if item.envelope.relayed_id is not None and ids and item.envelope.op == OP_SEND
         ]
         with write_lock(self.engine), self.engine.begin() as conn:
             conn.execute(_MARK_DELIVERED, rows)
@@ -167,13 +172,16 @@ class OutboxQueue:
 
 
 def _item(row) -> OutboxItem:  # type: ignore[no-untyped-def]
+    copy_id = getattr(row, "copy_id", None)
     message = Outbound(
         Address(row.platform, row.chat_id, row.thread_id), row.text,
         mapping.buttons_from_json(row.buttons), row.reply_to,
+        edit_of=copy_id if row.op == OP_EDIT else None,
+        delete_of=copy_id if row.op == OP_DELETE else None,
     )
     envelope = Envelope(
         message, recipient_id=row.recipient_id, match_id=row.match_id,
-        relayed_id=row.relayed_id, sender_id=row.sender_id,
+        relayed_id=row.relayed_id, sender_id=row.sender_id, op=row.op,
     )
     ids = tuple(i for i in row.platform_message_ids.split(",") if i)
     return OutboxItem(row.id, envelope, row.attempts, row.parts_sent, ids)

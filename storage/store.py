@@ -345,6 +345,22 @@ class SqlStore:
         )
         return int(result.inserted_primary_key[0])
 
+    def find_relayed(
+        self, source: Address, message_id: str, sender_id: int
+    ) -> tuple[int, int] | None:
+        if not message_id:
+            return None
+        row = self.conn.execute(
+            select(R.c.id, R.c.match_id).where(
+                R.c.source_platform == source.platform, R.c.source_chat_id == source.chat_id,
+                R.c.source_message_id == message_id, R.c.sender_id == sender_id,
+            ).order_by(R.c.id.desc()).limit(1)
+        ).first()
+        return (row.id, row.match_id) if row else None
+
+    def set_relayed_body(self, relayed_id: int, body: str) -> None:
+        self.conn.execute(update(R).where(R.c.id == relayed_id).values(body=body))
+
     def relayed_source(self, relayed_id: int) -> tuple[Address, str] | None:
         row = self.conn.execute(
             select(R.c.source_platform, R.c.source_chat_id, R.c.source_message_id)
@@ -397,7 +413,8 @@ def _outbox_values(env: Envelope, now: datetime) -> dict[str, Any]:
         "platform": msg.to.platform, "chat_id": msg.to.chat_id, "thread_id": msg.to.thread_id,
         "text": msg.text, "buttons": mapping.buttons_to_json(msg.buttons),
         "reply_to": msg.reply_to, "recipient_id": env.recipient_id, "sender_id": env.sender_id,
-        "match_id": env.match_id, "relayed_id": env.relayed_id, "status": "pending",
+        "match_id": env.match_id, "relayed_id": env.relayed_id, "op": env.op,
+        "status": "pending",
         "attempts": 0, "parts_sent": 0, "next_attempt_at": now, "created_at": now,
         "platform_message_ids": "",
     }

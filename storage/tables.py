@@ -79,6 +79,9 @@ class MatchRow(SQLModel, table=True):
 
 class RelayedMessageRow(SQLModel, table=True):
     __tablename__ = "relayed_messages"
+    __table_args__ = (
+        Index("ix_relayed_source", "source_platform", "source_chat_id", "source_message_id"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     match_id: int = Field(foreign_key="matches.id", index=True)
     sender_id: int = Field(foreign_key="participants.id")
@@ -113,6 +116,7 @@ class OutboxRow(SQLModel, table=True):
     sender_id: int | None = None
     match_id: int | None = None
     relayed_id: int | None = None
+    op: str = Field(default="send", max_length=8, sa_column_kwargs={"server_default": "send"})
     status: str = Field(default="pending", max_length=16)
     attempts: int = 0
     parts_sent: int = 0

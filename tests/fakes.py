@@ -28,6 +28,8 @@ class FakeChannel:
     max_text: int = 4000
     script: Callable[[int, Outbound], BaseException | None] | None = None
     sent: list[Sent] = field(default_factory=list)
+    edits: list[Outbound] = field(default_factory=list)
+    deletions: list[Outbound] = field(default_factory=list)
     calls: int = 0
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
 
@@ -38,14 +40,25 @@ class FakeChannel:
         return None
 
     async def send(self, message: Outbound) -> str:
+        self._check(message)
+        sent = Sent(f"{self.platform}-{next(self._ids)}", message)
+        self.sent.append(sent)
+        return sent.id
+
+    async def edit(self, message: Outbound) -> None:
+        self._check(message)
+        self.edits.append(message)
+
+    async def delete(self, message: Outbound) -> None:
+        self._check(message)
+        self.deletions.append(message)
+
+    def _check(self, message: Outbound) -> None:
         self.calls += 1
         if self.script is not None:
             error = self.script(self.calls, message)
             if error is not None:
                 raise error
-        sent = Sent(f"{self.platform}-{next(self._ids)}", message)
-        self.sent.append(sent)
-        return sent.id
 
     def chat(self, chat_id: str) -> list[Sent]:
         return [s for s in self.sent if s.message.to.chat_id == chat_id]

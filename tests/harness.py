@@ -47,13 +47,15 @@ class Harness:
     def say(
         self, user: str, text: str = "", *, platform: str = "playground",
         reply_to: str | None = None, action: str | None = None, locale: str | None = None,
-        event_key: str | None = None, chat: str | None = None,
+        event_key: str | None = None, chat: str | None = None, message_id: str | None = None,
+        edited: bool = False, media: str | None = None,
     ) -> bool:
         inbound = Inbound(
             event_key=event_key or f"{platform}:{next(self._events)}",
             source=Address(platform, chat or user),  # type: ignore[arg-type]
-            platform_user_id=user, text=text, message_id=f"in-{next(self._messages)}",
-            reply_to=reply_to, action=action, locale_hint=locale,
+            platform_user_id=user, text=text,
+            message_id=message_id or f"in-{next(self._messages)}",
+            reply_to=reply_to, action=action, locale_hint=locale, edited=edited, media=media,
         )
         return self.bus.handle(inbound, self.clock())
 

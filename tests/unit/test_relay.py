@@ -418,7 +418,7 @@ def test_a_coordinator_message_is_not_relayed(world: Harness) -> None:
 
 
 def test_an_unknown_command_is_named_back(two: Harness) -> None:
-    for text, name in (("/foo", "foo"), ("/Unsend 3", "unsend"), ("/match Zoé Marc", "match")):
+    for text, name in (("/foo", "foo"), ("/Snooze 3", "snooze"), ("/match Zoé Marc", "match")):
         two.say("kid", text)
         assert two.texts("kid") == [t(two, "fr", "command.unknown", command=name)]
     assert two.texts("pro") == []
