@@ -739,7 +739,7 @@ class FakeTelegram:
             method=method,
             params={},
             http_method=request.method,
-            content_type=request.content_type,
+            content_type=request.headers.get("Content-Type", "").split(";")[0].strip(),
         )
         self.calls.append(call)
         try:
