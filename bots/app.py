@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from aiohttp import web
 from sqlalchemy import Engine, text
@@ -12,13 +14,16 @@ from sqlalchemy import Engine, text
 from adapters.language import detect_language
 from adapters.playground_adapter import PlaygroundChannel
 from adapters.playground_adapter import routes as playground_routes
+from adapters.telegram_adapter import TelegramChannel
+from adapters.telegram_adapter import webhook_routes as telegram_webhook_routes
 from bots.catalogs import load_catalog, load_fields
 from bots.delivery import DeliveryWorker, utc_now
 from bots.intake import Intake
-from bots.settings import Settings
+from bots.settings import ROOT, Settings
 from core.bus import Bus
+from core.commands import MENU
 from core.context import Services
-from core.model import Inbound
+from core.model import DEFAULT_LANGUAGE, LANGUAGES, Inbound
 from core.ports import Channel
 from storage.engine import make_engine
 from storage.migrate import current_revision, head_revision
@@ -51,6 +56,25 @@ class Passerelle:
         if self.settings.playground_on():
             self.playground = PlaygroundChannel()
             self.add_channel(self.playground)
+        self.telegram = self._telegram()
+        if self.telegram is not None:
+            self.add_channel(self.telegram)
+
+    def _telegram(self) -> TelegramChannel | None:
+        config = self.settings.telegram
+        if config.token is None:
+            return None
+        secret = None
+        if config.webhook_url:
+            secret = (
+                config.webhook_secret.get_secret_value() if config.webhook_secret
+                else stored_secret(data_dir(self.settings) / "telegram_webhook_secret")
+            )
+        return TelegramChannel(
+            config.token.get_secret_value(), base_url=config.base_url,
+            webhook_url=config.webhook_url, webhook_secret=secret,
+            menu=command_menu(self.services), poll_timeout=config.poll_timeout,
+        )
 
     def add_channel(self, channel: Channel) -> DeliveryWorker:
         d = self.settings.delivery
@@ -92,6 +116,8 @@ class Passerelle:
         app.router.add_get("/healthz", healthz)
         if self.playground is not None:
             app.add_routes(playground_routes(self.playground, self.feed))
+        if self.telegram is not None and self.telegram.webhook_url:
+            app.add_routes(telegram_webhook_routes(self.telegram))
         return app
 
     async def serve(self, stop: asyncio.Event) -> None:
@@ -118,6 +144,35 @@ class Passerelle:
                 await channel.stop()
             await runner.cleanup()
             log.info("event=stopped")
+
+
+def command_menu(services: Services) -> dict[str, list[tuple[str, str]]]:
+    """The platform command menu in each language (and French as the default)."""
+    menu = {
+        lang: [(name, services.catalog.t(lang, f"menu.{name}")) for name in MENU]
+        for lang in LANGUAGES
+    }
+    return {"default": menu[DEFAULT_LANGUAGE], **menu}
+
+
+def data_dir(settings: Settings) -> Path:
+    """Where the service keeps what it generates itself (next to a SQLite file by default)."""
+    url = settings.resolved_database_url()
+    if url.startswith("sqlite:///") and ":memory:" not in url:
+        return Path(url[len("sqlite:///"):]).parent
+    return ROOT / "data"
+
+
+def stored_secret(path: Path) -> str:
+    """A random secret kept in a file readable by us only, made on first use."""
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(32)
+    path.touch(mode=0o600)
+    path.write_text(secret, encoding="utf-8")
+    log.info("event=secret_generated name=%s", path.name)
+    return secret
 
 
 def open_database(settings: Settings) -> Engine:

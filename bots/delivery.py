@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from bots.ratelimit import limiter_for
 from core.context import Context, Services
 from core.delivery import OutboxItem, delivery_failed, next_attempt, recipient_unreachable
 from core.model import OP_DELETE, OP_EDIT, Outbound
@@ -58,6 +59,7 @@ class DeliveryWorker:
         self.send_timeout = send_timeout
         self.rng = rng or random.Random()
         self.wakeup = asyncio.Event()
+        self.limiter = limiter_for(channel)
         self.notify: Callable[[], None] = self.poke  # who to wake when a failure writes rows
         self.last_beat = time.monotonic()
         self._stopping = False
@@ -157,6 +159,8 @@ class DeliveryWorker:
         """Do what the row asks on the platform; return the platform ids it produced."""
         message = item.envelope.message
         op = item.envelope.op
+        if self.limiter is not None:
+            await self.limiter.wait(message.to.chat_id)
         if op == OP_DELETE:
             if message.delete_of is None:  # its copy never went out: nothing to take back
                 return []
@@ -187,6 +191,8 @@ class DeliveryWorker:
                 buttons=message.buttons if last else (),
                 reply_to=message.reply_to if index == 0 else None,
             )
+            if index > item.parts_sent and self.limiter is not None:
+                await self.limiter.wait(message.to.chat_id)
             async with asyncio.timeout(self.send_timeout):  # no extra task, unlike wait_for
                 ids.append(await self.channel.send(part))
             if not last:

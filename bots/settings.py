@@ -43,7 +43,10 @@ class DeliverySettings(BaseModel):
 
 class TelegramSettings(BaseModel):
     token: SecretStr | None = None
-    base_url: str | None = None
+    base_url: str | None = None  # a self-hosted Bot API server (tests: the fake one)
+    webhook_url: str | None = None  # set: Telegram posts updates to us; unset: we long-poll
+    webhook_secret: SecretStr | None = None  # generated and kept under data/ when absent
+    poll_timeout: int = Field(25, ge=0, le=50)
 
 
 class SlackSettings(BaseModel):

@@ -20,3 +20,8 @@ def parse_command(text: str) -> Command | None:
     if not match:
         return None
     return Command(match.group(1).lower(), (match.group(2) or "").strip())
+
+
+# The commands offered in a platform's command menu, in this order; descriptions are the catalog's
+# `menu.<command>` sentences.
+MENU = ("help", "profile", "language", "end", "unsend")

@@ -1,0 +1,322 @@
+"""Students on Telegram: python-telegram-bot's Bot, translated to and from the core's types.
+
+Updates are fetched by our own long-polling loop rather than PTB's Updater: the Updater confirms
+an update (moves the offset) as soon as it has fetched it, before anything was stored, so a crash
+would lose it. Here the offset moves past an update only once the bus has committed it; a repeat
+after a restart is harmless (its event key is already recorded). In webhook mode the HTTP answer
+plays the same part: 200 only after the commit, else Telegram sends the update again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
+
+from aiohttp import web
+from telegram import (
+    Bot,
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    ReplyParameters,
+    Update,
+)
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+from telegram.request import HTTPXRequest
+
+from core.model import Address, Button, Inbound, Outbound
+from core.ports import PermanentFailure, RetryLater, Unreachable
+
+log = logging.getLogger("passerelle.telegram")
+
+MAX_TEXT = 4096
+WEBHOOK_PATH = "/telegram/webhook"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
+_MEDIA = (
+    ("sticker", "sticker"), ("photo", "photo"), ("animation", "animation"),
+    ("video", "video"), ("video_note", "video"), ("voice", "voice"), ("audio", "audio"),
+    ("document", "document"), ("contact", "contact"), ("venue", "location"),
+    ("location", "location"), ("poll", "poll"), ("dice", "other"),
+)
+
+Feed = Callable[[Inbound], Awaitable[bool]]
+Menu = dict[str, list[tuple[str, str]]]  # language → [(command, description)]
+
+
+# Translation, both ways -------------------------------------------------------------------------
+
+def to_inbound(update: Update) -> Inbound | None:
+    """A Telegram update → the core's Inbound; None for what the service does not handle."""
+    key = f"telegram:{update.update_id}"
+    if update.callback_query is not None:
+        query = update.callback_query
+        message = query.message
+        if message is None or query.data is None:
+            return None
+        return Inbound(
+            event_key=key, source=Address("telegram", str(message.chat.id)),
+            platform_user_id=str(query.from_user.id), message_id=str(message.message_id),
+            action=query.data, locale_hint=query.from_user.language_code,
+        )
+    message = update.message or update.edited_message
+    if message is None or message.from_user is None or message.from_user.is_bot:
+        return None
+    reply = message.reply_to_message
+    return Inbound(
+        event_key=key,
+        source=Address("telegram", str(message.chat.id)),
+        platform_user_id=str(message.from_user.id),
+        text=message.text or "",
+        message_id=str(message.message_id),
+        reply_to=str(reply.message_id) if reply is not None else None,
+        locale_hint=message.from_user.language_code,
+        edited=update.edited_message is not None,
+        media=None if message.text else _media_kind(message),
+    )
+
+
+def _media_kind(message: object) -> str:
+    for attribute, kind in _MEDIA:
+        if getattr(message, attribute, None):
+            return kind
+    return "other"
+
+
+def keyboard(buttons: Sequence[Button]) -> InlineKeyboardMarkup | None:
+    """Buttons as an inline keyboard: short labels two to a row, long ones alone."""
+    if not buttons:
+        return None
+    rows: list[list[InlineKeyboardButton]] = []
+    for button in buttons:
+        key = InlineKeyboardButton(button.label, callback_data=button.action[:64])
+        if rows and len(rows[-1]) == 1 and len(button.label) <= 20 and len(
+            rows[-1][0].text) <= 20:
+            rows[-1].append(key)
+        else:
+            rows.append([key])
+    return InlineKeyboardMarkup(rows)
+
+
+def _seconds(value: object) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)  # type: ignore[arg-type]
+
+
+def translate_error(error: TelegramError) -> Exception:
+    """Telegram's errors → what the delivery workers know how to handle."""
+    if isinstance(error, RetryAfter):
+        return RetryLater("telegram 429", _seconds(error.retry_after))
+    if isinstance(error, Forbidden):
+        return Unreachable(error.message)
+    if isinstance(error, TimedOut):
+        return TimeoutError(error.message)
+    if isinstance(error, BadRequest):
+        if "chat not found" in error.message.lower():
+            return Unreachable(error.message)
+        return PermanentFailure(error.message)
+    if isinstance(error, InvalidToken):
+        log.error("event=telegram_invalid_token")
+        return RetryLater("telegram token refused")
+    if isinstance(error, NetworkError):
+        return RetryLater(f"telegram network: {type(error).__name__}")
+    return PermanentFailure(f"telegram: {type(error).__name__}")
+
+
+# The channel -----------------------------------------------------------------------------------
+
+class TelegramChannel:
+    platform = "telegram"
+    max_text = MAX_TEXT
+    min_chat_interval = 1.0  # Telegram: about one message a second in one chat
+    max_per_second = 30.0  # and about thirty a second for the whole bot
+
+    def __init__(
+        self, token: str, *, base_url: str | None = None, webhook_url: str | None = None,
+        webhook_secret: str | None = None, menu: Menu | None = None,
+        poll_timeout: int = 25, request_timeout: float = 10.0,
+    ) -> None:
+        base = (base_url or "https://api.telegram.org").rstrip("/")
+        request = HTTPXRequest(connection_pool_size=64, read_timeout=request_timeout,
+                               write_timeout=request_timeout, connect_timeout=request_timeout)
+        polling = HTTPXRequest(connection_pool_size=2, read_timeout=poll_timeout + 10,
+                               connect_timeout=request_timeout)
+        self.bot = Bot(token, base_url=f"{base}/bot", base_file_url=f"{base}/file/bot",
+                       request=request, get_updates_request=polling)
+        self.webhook_url = webhook_url
+        self.webhook_secret = webhook_secret
+        self.menu = menu or {}
+        self.poll_timeout = poll_timeout
+        self._feed: Feed | None = None
+        self._polling: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+
+    async def start(self, feed: Feed) -> None:
+        self._feed = feed
+        await self.bot.initialize()
+        await self._set_menu()
+        if self.webhook_url:
+            await self.bot.set_webhook(
+                self.webhook_url, secret_token=self.webhook_secret,
+                allowed_updates=list(ALLOWED_UPDATES),
+            )
+            log.info("event=telegram_start mode=webhook")
+        else:
+            await self.bot.delete_webhook()
+            self._polling = asyncio.create_task(self._poll(), name="telegram-polling")
+            log.info("event=telegram_start mode=polling")
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._polling is not None:
+            self._polling.cancel()
+            await asyncio.gather(self._polling, return_exceptions=True)
+        await self.bot.shutdown()
+
+    async def _set_menu(self) -> None:
+        for language, commands in self.menu.items():
+            try:
+                await self.bot.set_my_commands(
+                    [BotCommand(name, description[:256]) for name, description in commands],
+                    language_code=None if language == "default" else language,
+                )
+            except TelegramError as error:  # the menu is a comfort, not a reason to stop
+                log.warning("event=telegram_menu_failed error=%s", type(error).__name__)
+
+    async def _poll(self) -> None:
+        """Fetch updates and hand each to the bus; move the offset only past what committed."""
+        offset: int | None = None
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                updates = await self.bot.get_updates(
+                    offset=offset, timeout=self.poll_timeout,
+                    allowed_updates=list(ALLOWED_UPDATES),
+                )
+                for update in updates:
+                    await self.receive(update)
+                    offset = update.update_id + 1
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                failures += 1
+                delay = min(30.0, 0.5 * 2 ** min(failures, 6))
+                log.warning("event=telegram_poll_error error=%s retry_in=%.1f",
+                            type(error).__name__, delay)
+                await asyncio.sleep(delay)
+
+    async def receive(self, update: Update) -> bool:
+        """One update through the bus, and the small courtesies a button press needs."""
+        inbound = to_inbound(update)
+        if inbound is None or self._feed is None:
+            return False
+        accepted = await self._feed(inbound)
+        query = update.callback_query
+        if accepted and query is not None:
+            await self._settle_button(query)
+        return accepted
+
+    async def _settle_button(self, query: object) -> None:
+        """Stop the button's spinner and show, in place of the keyboard, what was chosen."""
+        try:
+            await query.answer()  # type: ignore[attr-defined]
+            label = _label_of(query)
+            message = query.message  # type: ignore[attr-defined]
+            if label and message is not None and getattr(message, "text", None):
+                await message.edit_text(f"{message.text}\n\n✓ {label}", reply_markup=None)
+        except TelegramError as error:  # cosmetic: the choice itself is already stored
+            log.info("event=telegram_button_cosmetics_failed error=%s", type(error).__name__)
+
+    # delivery -------------------------------------------------------------------------------
+    async def send(self, message: Outbound) -> str:
+        reply = (
+            ReplyParameters(int(message.reply_to), allow_sending_without_reply=True)
+            if message.reply_to and message.reply_to.isdigit() else None
+        )
+        sent = await self._call(
+            lambda chat: self.bot.send_message(
+                chat, message.text, reply_markup=keyboard(message.buttons),
+                reply_parameters=reply,
+            ),
+            message.to.chat_id,
+        )
+        return str(sent.message_id)
+
+    async def edit(self, message: Outbound) -> None:
+        assert message.edit_of is not None
+        try:
+            await self._call(
+                lambda chat: self.bot.edit_message_text(
+                    message.text, chat_id=chat, message_id=int(message.edit_of or 0),
+                ),
+                message.to.chat_id,
+            )
+        except PermanentFailure as error:
+            if "not modified" not in str(error).lower():  # the same text again: nothing to do
+                raise
+
+    async def delete(self, message: Outbound) -> None:
+        assert message.delete_of is not None
+        await self._call(
+            lambda chat: self.bot.delete_message(chat, int(message.delete_of or 0)),
+            message.to.chat_id,
+        )
+
+    async def _call(self, request: Callable[[int | str], Awaitable[object]], chat: str):  # type: ignore[no-untyped-def]
+        """Make one Bot API call, following a chat that migrated, in the workers' terms."""
+        try:
+            try:
+                return await request(chat)
+            except ChatMigrated as moved:
+                log.info("event=telegram_chat_migrated")
+                return await request(moved.new_chat_id)
+        except TelegramError as error:
+            raise translate_error(error) from error
+
+
+def _label_of(query: object) -> str | None:
+    markup = getattr(getattr(query, "message", None), "reply_markup", None)
+    data = getattr(query, "data", None)
+    for row in getattr(markup, "inline_keyboard", ()) or ():
+        for button in row:
+            if button.callback_data == data:
+                return str(button.text)
+    return None
+
+
+# Webhook ---------------------------------------------------------------------------------------
+
+def webhook_routes(channel: TelegramChannel) -> list[web.RouteDef]:
+    """The route Telegram posts updates to; a request without the right secret changes nothing."""
+
+    async def receive(request: web.Request) -> web.Response:
+        given = request.headers.get(SECRET_HEADER, "")
+        expected = channel.webhook_secret or ""
+        if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+            log.warning("event=telegram_webhook_refused reason=secret remote=%s",
+                        request.remote)
+            return web.Response(status=403, text="forbidden")
+        if request.content_type != "application/json":
+            return web.Response(status=415, text="application/json expected")
+        try:
+            update = Update.de_json(await request.json(), channel.bot)
+        except (ValueError, TypeError, KeyError) as error:
+            log.warning("event=telegram_webhook_refused reason=body error=%s",
+                        type(error).__name__)
+            return web.Response(status=400, text="not an update")
+        await channel.receive(update)  # raises (→ 500, Telegram retries) if nothing committed
+        return web.Response(text="ok")
+
+    return [web.post(WEBHOOK_PATH, receive)]
