@@ -137,9 +137,9 @@ def press_button(ctx: Context, p: Participant, inbound: Inbound) -> None:
         p.language = value  # type: ignore[assignment]
         ctx.store.save_participant(p)
         ctx.tell(p, "language.set")
-    elif verb == "conv" and value.isdigit():
+    elif verb == "conv" and value.isascii() and value.isdigit():
         relay.choose_conversation(ctx, p, int(value), inbound)
-    elif verb == "end" and value.isdigit():
+    elif verb == "end" and value.isascii() and value.isdigit():
         relay.end_conversation(ctx, p, int(value))
     else:
         log.info("event=stale_button action=%s", verb[:16])

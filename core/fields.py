@@ -38,7 +38,7 @@ class FieldList:
         word = _fold(word)
         if not word:
             return None
-        if word.isdigit():
+        if word.isascii() and word.isdigit():
             index = int(word) - 1
             return self.fields[index] if 0 <= index < len(self.fields) else None
         for f in self.fields:

@@ -30,12 +30,21 @@ MAX_CAPACITY = 10
 MAX_STUDENT_FIELDS = 5
 _PSEUDONYM = re.compile(r"^[^\W_][\w .'\-]{1,23}$")
 # An invite code has a dash or a digit (ABCD-EF23): a lone word such as "Bonjour" is a greeting.
+_DIGITS = re.compile(r"[0-9]{1,3}")  # ASCII only: "²" or "٣" are digits to str.isdigit
 _CODE = re.compile(r"^(?=.*[\d-])[A-Za-z0-9\-]{4,32}$")
 _LANGUAGE_WORDS = {
     "fr": "fr", "francais": "fr", "français": "fr", "french": "fr", "1": "fr",
     "en": "en", "english": "en", "anglais": "en", "2": "en",
 }
-_KIND_WORDS = {"1": MentorKind.PROFESSIONAL, "2": MentorKind.PEER, "3": MentorKind.REPRESENTATIVE}
+_KIND_WORDS = {
+    "1": MentorKind.PROFESSIONAL, "2": MentorKind.PEER, "3": MentorKind.REPRESENTATIVE,
+    "professionnel": MentorKind.PROFESSIONAL, "professionnelle": MentorKind.PROFESSIONAL,
+    "professional": MentorKind.PROFESSIONAL, "pro": MentorKind.PROFESSIONAL,
+    "pair": MentorKind.PEER, "peer": MentorKind.PEER, "étudiant": MentorKind.PEER,
+    "étudiante": MentorKind.PEER, "etudiant": MentorKind.PEER, "student": MentorKind.PEER,
+    "représentant": MentorKind.REPRESENTATIVE, "représentante": MentorKind.REPRESENTATIVE,
+    "representant": MentorKind.REPRESENTATIVE, "representative": MentorKind.REPRESENTATIVE,
+}
 _DONE_WORDS = {"ok", "done", "fini", "terminé", "termine", "c'est tout", "0"}
 
 
@@ -183,6 +192,8 @@ def _pseudonym(ctx: Context, p: Participant, action: str | None, text: str) -> N
 
 def pseudonym_problem(name: str) -> str | None:
     """Why a pseudonym cannot be used ("contact" or "invalid"), or None when it can."""
+    if len(name) > 40:  # before any pattern: a 100,000-character answer must stay cheap
+        return "invalid"
     if has_contact_details(name):
         return "contact"
     if not _PSEUDONYM.match(name) or name.replace(" ", "").isdigit():
@@ -191,7 +202,7 @@ def pseudonym_problem(name: str) -> str | None:
 
 
 def _age(ctx: Context, p: Participant, action: str | None, text: str) -> None:
-    if not text.isdigit() or len(text) > 3:
+    if not _DIGITS.fullmatch(text):
         ctx.tell(p, "onboarding.age_again", min=MIN_AGE, max=MAX_AGE)
         return
     p.age = int(text)
@@ -237,7 +248,7 @@ def _mentor_kind(ctx: Context, p: Participant, action: str | None, text: str) ->
     kind = None
     if action and action.startswith("kind:"):
         kind = next((k for k in MentorKind if k.value == action.split(":", 1)[1]), None)
-    kind = kind or _KIND_WORDS.get(text)
+    kind = kind or _KIND_WORDS.get(text.lower())
     if kind is None:
         prompt(ctx, p)
         return
@@ -270,7 +281,7 @@ def _mentor_field(ctx: Context, p: Participant, action: str | None, text: str) -
 
 
 def _years(ctx: Context, p: Participant, action: str | None, text: str) -> None:
-    if not text.isdigit() or int(text) > MAX_YEARS:
+    if not _DIGITS.fullmatch(text) or int(text) > MAX_YEARS:
         ctx.tell(p, "onboarding.number_again", min=0, max=MAX_YEARS)
         return
     p.years = int(text)
@@ -278,7 +289,7 @@ def _years(ctx: Context, p: Participant, action: str | None, text: str) -> None:
 
 
 def _capacity(ctx: Context, p: Participant, action: str | None, text: str) -> None:
-    if not text.isdigit() or not 1 <= int(text) <= MAX_CAPACITY:
+    if not _DIGITS.fullmatch(text) or not 1 <= int(text) <= MAX_CAPACITY:
         ctx.tell(p, "onboarding.number_again", min=1, max=MAX_CAPACITY)
         return
     p.capacity = int(text)

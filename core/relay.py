@@ -52,9 +52,16 @@ def relay_text(ctx: Context, sender: Participant, inbound: Inbound) -> None:
     if not matches:
         ctx.tell(sender, f"relay.no_match.{sender.role.value}")
         return
-    match = _match_for(ctx, sender, inbound, matches)
+    ref = ctx.store.delivered_ref(inbound.source, inbound.reply_to) if inbound.reply_to else None
+    if ref is not None and ref.match_id is not None and ref.match_id not in {
+            m.id for m in matches}:
+        # A reply to a conversation that has ended: never let it fall through to someone else.
+        ctx.tell(sender, "relay.conversation_gone")
+        return
+    match = _match_for(ctx, sender, matches, ref.match_id if ref else None)
     if match is None:
-        sender.pending_text = text
+        # Several messages may come before the person answers "which one?": keep them all.
+        sender.pending_text = f"{sender.pending_text}\n{text}" if sender.pending_text else text
         ctx.store.save_participant(sender)
         ask_which(ctx, sender, matches, "relay.which", "conv")
         return
@@ -65,13 +72,11 @@ def relay_text(ctx: Context, sender: Participant, inbound: Inbound) -> None:
 
 
 def _match_for(
-    ctx: Context, sender: Participant, inbound: Inbound, matches: list[Match]
+    ctx: Context, sender: Participant, matches: list[Match], replied_match: int | None
 ) -> Match | None:
     by_id = {m.id: m for m in matches}
-    if inbound.reply_to:
-        ref = ctx.store.delivered_ref(inbound.source, inbound.reply_to)
-        if ref is not None and ref.match_id in by_id:
-            return by_id[ref.match_id]
+    if replied_match in by_id:
+        return by_id[replied_match]
     if len(matches) == 1:
         return matches[0]
     return by_id.get(sender.current_match_id)
@@ -120,7 +125,7 @@ def deliver(
     if address is None:
         ctx.tell(sender, "relay.unreachable", name=display_name(ctx, recipient, sender.language))
         return
-    reply_to = _counterpart_reply(ctx, inbound) if reply_to_original else None
+    reply_to = _counterpart_reply(ctx, inbound, match.id) if reply_to_original else None
     body = ctx.t(
         recipient.language, "relay.message",
         name=display_name(ctx, sender, recipient.language), text=text,
@@ -134,12 +139,15 @@ def deliver(
     )
 
 
-def _counterpart_reply(ctx: Context, inbound: Inbound) -> str | None:
-    """When the sender replied to a relayed copy, thread the relay onto the original message."""
+def _counterpart_reply(ctx: Context, inbound: Inbound, match_id: int) -> str | None:
+    """When the sender replied to a relayed copy, thread the relay onto the original message.
+
+    Only within the same conversation: a message id means nothing in another person's chat.
+    """
     if not inbound.reply_to:
         return None
     ref = ctx.store.delivered_ref(inbound.source, inbound.reply_to)
-    if ref is None or ref.relayed_id is None:
+    if ref is None or ref.relayed_id is None or ref.match_id != match_id:
         return None
     source = ctx.store.relayed_source(ref.relayed_id)
     return source[1] if source else None

@@ -57,7 +57,7 @@ def participant_from_row(
 
 def _number(row: Mapping[str, str], column: str, low: int, high: int) -> int:
     value = (row.get(column) or "").strip()
-    if not value.isdigit() or not low <= int(value) <= high:
+    if not value.isascii() or not value.isdigit() or not low <= int(value) <= high:
         raise ValueError(f"{column} must be a whole number from {low} to {high}")
     return int(value)
 
