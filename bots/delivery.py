@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from bots.ratelimit import limiter_for
 from core.context import Context, Services
@@ -108,10 +109,23 @@ class DeliveryWorker:
         )
         if items:
             batch = [item.id for item in items]
-            sent = await asyncio.gather(*(self.send(item, batch) for item in items))
-            done = [(item, ids) for item, ids in zip(items, sent, strict=True) if ids is not None]
+            sent = await asyncio.gather(
+                *(self.send(item, batch) for item in items), return_exceptions=True
+            )
+            # Whatever went wrong with one row's bookkeeping, the rows the platform accepted are
+            # recorded: otherwise they would be sent again when their lease ends.
+            for item, outcome in zip(items, sent, strict=True):
+                if isinstance(outcome, BaseException):
+                    log.error("event=send_bookkeeping_error platform=%s outbox=%s error=%s",
+                              self.platform, item.id, type(outcome).__name__)
+            done = [(item, ids) for item, ids in zip(items, sent, strict=True)
+                    if isinstance(ids, tuple)]
             if done:
                 await asyncio.to_thread(self.queue.delivered_many, done, self.clock())
+            fatal = [o for o in sent
+                     if isinstance(o, BaseException) and not isinstance(o, Exception)]
+            if fatal:  # the process is going down (exit, interrupt): let it, once that is saved
+                raise fatal[0]
         return len(items)
 
     async def deliver(self, item: OutboxItem) -> None:
@@ -212,7 +226,9 @@ class DeliveryWorker:
             "event=retry platform=%s conversation=%s outbox=%s attempt=%d reason=%s",
             self.platform, item.envelope.match_id, item.id, item.attempts + 1, reason[:80],
         )
-        await asyncio.to_thread(self.queue.retry, item, at, reason)
+        await asyncio.to_thread(
+            partial(self.queue.retry, item, at, reason, counts=retry_after is None)
+        )
 
     async def _give_up(self, item: OutboxItem, reason: str) -> None:
         log.warning(

@@ -34,14 +34,16 @@ def next_attempt(
     """When to try again after `attempts` failures (None: give up).
 
     Exponential backoff with ±20 % jitter (so that a crowd of retries does not hit the platform
-    in step); a platform's retry_after is honoured as a floor.
+    in step). A platform that says when to come back (429 retry_after) is alive and only pacing
+    us: it gets exactly what it asked (plus a little jitter), however often, and is never given
+    up on.
     """
+    if retry_after is not None:
+        return now + timedelta(seconds=retry_after * (1.0 + 0.1 * min(max(jitter, 0.0), 1.0)))
     if attempts >= MAX_ATTEMPTS:
         return None
     delay = min(MAX_DELAY, BASE_DELAY * 2 ** max(0, attempts - 1))
     delay *= 0.8 + 0.4 * min(max(jitter, 0.0), 1.0)
-    if retry_after is not None:
-        delay = max(delay, retry_after)
     return now + timedelta(seconds=delay)
 
 

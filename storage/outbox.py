@@ -124,11 +124,13 @@ class OutboxQueue:
     def delivered(self, item: OutboxItem, message_ids: tuple[str, ...], now: datetime) -> None:
         self.delivered_many([(item, message_ids)], now)
 
-    def retry(self, item: OutboxItem, at: datetime, error: str) -> None:
+    def retry(self, item: OutboxItem, at: datetime, error: str, *, counts: bool = True) -> None:
+        """Try again at `at`; a wait the platform asked for (`counts=False`) is no attempt."""
         with write_lock(self.engine), self.engine.begin() as conn:
             conn.execute(
                 update(O).where(O.c.id == item.id).values(
-                    attempts=item.attempts + 1, next_attempt_at=at, claimed_until=None,
+                    attempts=item.attempts + (1 if counts else 0), next_attempt_at=at,
+                    claimed_until=None,
                     last_error=error[:300],
                 )
             )

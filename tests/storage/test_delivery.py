@@ -50,8 +50,10 @@ def test_429_waits_for_retry_after_then_delivers_once(any_world: Harness) -> Non
 
     assert drain(worker) == 1
     row = relayed_row(w, mark)
-    assert (row.status, row.attempts, row.last_error) == ("pending", 1, "429")
-    assert row.next_attempt_at == w.clock() + timedelta(seconds=7)
+    # a wait the platform asked for is not counted as a failed attempt (429s never give up)
+    assert (row.status, row.attempts, row.last_error) == ("pending", 0, "429")
+    assert w.clock() + timedelta(seconds=7) <= row.next_attempt_at
+    assert row.next_attempt_at <= w.clock() + timedelta(seconds=7.7)
     assert w.texts("pro", MENTOR_PLATFORM) == []
 
     w.clock.advance(6)
@@ -59,14 +61,32 @@ def test_429_waits_for_retry_after_then_delivers_once(any_world: Harness) -> Non
     assert drain(worker) == 0
     assert slack.calls == calls, "retried before retry_after"
 
-    w.clock.advance(1.5)
+    w.clock.advance(1.8)
     assert drain(worker) == 1
     assert drain(worker) == 0
     received = [s.message.text for s in slack.chat("pro")][-1:]
     assert received == ["Zoé :\nBonjour, tu as une minute?"]
     assert [s.message.text for s in slack.chat("pro")].count(received[0]) == 1
     row = relayed_row(w, mark)
-    assert (row.status, row.attempts) == ("delivered", 2)
+    assert (row.status, row.attempts) == ("delivered", 1)
+
+
+def test_a_long_run_of_429s_never_drops_the_message(any_world: Harness) -> None:
+    w = any_world
+    conversation(w)
+    slack = w.channel(MENTOR_PLATFORM)
+    base = slack.calls
+    slack.script = lambda n, _m: RetryLater("429", retry_after=2) if n - base <= 25 else None
+    mark = last_id(w)
+    w.say("kid", "Message patient", platform=STUDENT_PLATFORM)
+    worker = w.worker(MENTOR_PLATFORM, rng=random.Random(3))
+    for _ in range(40):
+        drain(worker)
+        w.clock.advance(3)
+    row = relayed_row(w, mark)
+    assert row.status == "delivered"
+    assert [s.message.text for s in slack.chat("pro")].count("Zoé :\nMessage patient") == 1
+    assert w.texts("kid", STUDENT_PLATFORM) == []  # nobody was told it failed
     assert row.platform_message_id == slack.chat("pro")[-1].id
 
 
