@@ -144,15 +144,34 @@ def routes(channel: PlaygroundChannel, feed: Feed) -> list[web.RouteDef]:
 
 
 def _check(user: str, payload: object) -> str | None:
+    """What is wrong with a request, in a sentence for the page; None when it is sound."""
     if not _USER.match(user):
         return "bad user name (letters, digits, - and _, at most 32)"
     if not isinstance(payload, dict):
         return "body must be a JSON object"
-    if not isinstance(payload.get("client_id"), str | int) or not str(payload["client_id"]):
-        return "client_id is required (it makes a retried request harmless)"
+    client_id = payload.get("client_id")
+    if not isinstance(client_id, str | int) or not 0 < len(str(client_id)) <= 64:
+        return "client_id is required, at most 64 characters (it makes a retry harmless)"
     text = payload.get("text", "")
     if not isinstance(text, str) or len(text) > MAX_INPUT:
         return f"text must be a string of at most {MAX_INPUT} characters"
+    for name, limit in (("action", 64), ("reply_to", 64), ("locale", 16)):
+        value = payload.get(name)
+        if value is not None and (not isinstance(value, str) or len(value) > limit):
+            return f"{name} must be a string of at most {limit} characters"
+    if any(_unencodable(v) for v in (text, payload.get("action"), payload.get("reply_to"),
+                                     payload.get("locale"), str(client_id))):
+        return "text must be valid Unicode (no lone surrogates)"
     if not payload.get("action") and not text.strip():
         return "text or action is required"
     return None
+
+
+def _unencodable(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from adapters.language import detect_language
 from adapters.playground_adapter import PlaygroundChannel
@@ -25,7 +25,7 @@ from core.commands import MENU
 from core.context import Services
 from core.model import DEFAULT_LANGUAGE, LANGUAGES, Inbound
 from core.ports import Channel
-from storage.engine import make_engine
+from storage.engine import make_engine, ping
 from storage.migrate import current_revision, head_revision
 from storage.outbox import OutboxQueue
 from storage.store import unit_of_work_factory
@@ -96,12 +96,7 @@ class Passerelle:
         return await self.intake.submit(inbound)
 
     def healthy(self) -> dict[str, object]:
-        try:
-            with self.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-            database = True
-        except Exception:
-            database = False
+        database = ping(self.engine)
         workers = {w.platform: w.alive() for w in self.workers}
         return {"ok": database and all(workers.values()), "database": database,
                 "workers": workers}

@@ -18,7 +18,7 @@ from typing import TextIO
 
 import click
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from bots.app import Passerelle, build_services, open_database, schema_is_current
 from bots.demo import load_demo
@@ -284,6 +284,10 @@ def _match_rows(store: SqlStore) -> list[list[object]]:
     return rows
 
 
+def _first_line(error: object) -> str:
+    return (str(error).strip().splitlines() or ["?"])[0][:200]
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: click's own errors are already one line; ours are made so here."""
     one_line: Callable[[str], None] = lambda message: click.echo(f"error: {message}", err=True)  # noqa: E731
@@ -299,10 +303,25 @@ def main(argv: list[str] | None = None) -> None:
         one_line(str(error))
         sys.exit(2)
     except OperationalError as error:
-        one_line(f"database unavailable: {str(error.orig).splitlines()[0]}")
+        one_line(f"database unavailable: {_first_line(error.orig)}")
         sys.exit(3)
     except IntegrityError as error:
-        one_line(f"database refused the change: {str(error.orig).splitlines()[0]}")
+        one_line(f"database refused the change: {_first_line(error.orig)}")
+        sys.exit(3)
+    except SQLAlchemyError as error:
+        one_line(f"database error: {_first_line(getattr(error, 'orig', None) or error)}")
+        sys.exit(3)
+    except UnicodeDecodeError:
+        one_line("the file is not UTF-8 text (save it as \"CSV UTF-8\" and try again)")
+        sys.exit(2)
+    except csv.Error as error:
+        one_line(f"the CSV file cannot be read: {error}")
+        sys.exit(2)
+    except OSError as error:
+        one_line(f"{error.strerror or error}" + (f": {error.filename}" if error.filename else ""))
+        sys.exit(4)
+    except ModuleNotFoundError as error:
+        one_line(f"a database driver is missing: {error.name}")
         sys.exit(3)
     except KeyboardInterrupt:
         sys.exit(130)

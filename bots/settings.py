@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -38,7 +38,8 @@ class PlaygroundSettings(BaseModel):
 class DeliverySettings(BaseModel):
     poll_seconds: float = Field(0.5, gt=0, le=60)
     batch_size: int = Field(50, ge=1, le=1000)
-    lease_seconds: float = Field(60, ge=1, le=3600)
+    # Longer than a send may take (30 s), or another instance could take a row mid-send.
+    lease_seconds: float = Field(60, ge=45, le=3600)
 
 
 class TelegramSettings(BaseModel):
@@ -90,6 +91,13 @@ class Settings(BaseSettings):
         toml = TomlConfigSettingsSource(settings_cls)
         return (init_settings, env_settings, dotenv_settings, toml)
 
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, url: str) -> str:
+        if not url.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:", "postgres:")):
+            raise ValueError("expected sqlite:///path/to/file.db or postgresql://user@host/db")
+        return url
+
     def platforms_configured(self) -> list[str]:
         configured = []
         if self.telegram.token:
@@ -139,5 +147,5 @@ def load_settings(**overrides: object) -> Settings:
 
 
 def _safe_to_show(name: str, value: object) -> bool:
-    secretish = any(word in name for word in ("TOKEN", "SECRET", "PASSWORD", "KEY"))
+    secretish = any(word in name for word in ("TOKEN", "SECRET", "PASSWORD", "KEY", "URL"))
     return not secretish and isinstance(value, str | int | float) and len(str(value)) < 80

@@ -127,7 +127,7 @@ def run_command(ctx: Context, p: Participant, command: Command, inbound: Inbound
             ctx.tell(p, "onboarding.finish_first")
             onboarding.prompt(ctx, p)
         case _:
-            log.info("event=unknown_command command=%s", command.name[:32])
+            log.info("event=unknown_command")
             ctx.tell(p, "command.unknown", command=command.name)
 
 
@@ -142,7 +142,7 @@ def press_button(ctx: Context, p: Participant, inbound: Inbound) -> None:
     elif verb == "end" and value.isascii() and value.isdigit():
         relay.end_conversation(ctx, p, int(value))
     else:
-        log.info("event=stale_button action=%s", verb[:16])
+        log.info("event=stale_button")
         ctx.tell(p, "button.stale")
 
 

@@ -56,7 +56,7 @@ def welcome_stranger(ctx: Context, inbound: Inbound, command: Command | None) ->
         ctx.send_to_address(inbound.source, lang, "welcome.need_code")
         return
     invite = ctx.store.invite(code)
-    if invite is None or invite.exhausted:
+    if invite is None or invite.exhausted or not ctx.store.use_invite(invite.code):
         ctx.send_to_address(inbound.source, lang, "welcome.bad_code")
         return
     participant = _participant_for(ctx, invite, lang)
@@ -64,7 +64,6 @@ def welcome_stranger(ctx: Context, inbound: Inbound, command: Command | None) ->
     ctx.store.add_identity(
         Identity(inbound.source.platform, inbound.platform_user_id, participant.id, inbound.source)
     )
-    ctx.store.use_invite(invite.code)
     ctx.store.audit(
         f"participant:{participant.id}", "enrol",
         {"role": participant.role.value, "school_id": participant.school_id,

@@ -289,8 +289,16 @@ class SqlStore:
         )
         return invite
 
-    def use_invite(self, code: str) -> None:
-        self.conn.execute(update(INV).where(INV.c.code == code.upper()).values(uses=INV.c.uses + 1))
+    def use_invite(self, code: str) -> bool:
+        """Count one use, unless the code is used up (checked and counted in one statement, so
+        two people racing for the last use cannot both have it)."""
+        result = self.conn.execute(
+            update(INV)
+            .where(INV.c.code == code.upper(),
+                   INV.c.max_uses.is_(None) | (INV.c.uses < INV.c.max_uses))
+            .values(uses=INV.c.uses + 1)
+        )
+        return result.rowcount == 1
 
     # matches ----------------------------------------------------------------------------
     def match(self, match_id: int) -> Match | None:

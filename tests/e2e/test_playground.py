@@ -121,6 +121,10 @@ async def test_newcomer_enrols_with_a_demo_code(service: Passerelle) -> None:
         ("student", {"text": "x" * 20_001, "client_id": "1"}, "at most"),
         ("student", {"text": "   ", "client_id": "1"}, "required"),
         ("student", ["not", "an", "object"], "JSON object"),
+        ("student", {"text": "x", "client_id": "1", "reply_to": {"x": 1}}, "reply_to"),
+        ("student", {"text": "x", "client_id": "1", "locale": ["fr"]}, "locale"),
+        ("student", {"text": "x", "client_id": "c" * 300}, "client_id"),
+        ("student", {"text": "\ud800", "client_id": "1"}, "Unicode"),
     ],
 )
 async def test_bad_requests_are_refused_clearly(

@@ -59,10 +59,11 @@ def test_store_round_trips_the_domain(any_db: Engine) -> None:
         assert store.pseudonym_taken("Zoé", except_id=student.id) is False
         assert store.address_of(student.id) == Address("telegram", "777")
         assert store.invite("ABCD-EFGH") is not None  # codes are case-insensitive
-        store.use_invite("abcd-efgh")
-        store.use_invite("abcd-efgh")
+        assert store.use_invite("abcd-efgh") is True
+        assert store.use_invite("abcd-efgh") is True
+        assert store.use_invite("abcd-efgh") is False  # used up: a third person is refused
         invite = store.invite("abcd-efgh")
-        assert invite is not None and invite.exhausted
+        assert invite is not None and invite.exhausted and invite.uses == 2
         assert [m.id for m in store.active_matches(mentor.id)] == [match.id]
         assert store.mark_unreachable(Address("telegram", "777")) is True
         assert store.mark_unreachable(Address("telegram", "777")) is False
