@@ -38,6 +38,7 @@ from telegram.request import HTTPXRequest
 
 from core.model import Address, Button, Inbound, Outbound
 from core.ports import PermanentFailure, RetryLater, Unreachable
+from core.text import utf16_length
 
 log = logging.getLogger("passerelle.telegram")
 
@@ -139,6 +140,7 @@ def translate_error(error: TelegramError) -> Exception:
 class TelegramChannel:
     platform = "telegram"
     max_text = MAX_TEXT
+    text_length = staticmethod(utf16_length)  # Telegram counts UTF-16 units
     min_chat_interval = 1.0  # Telegram: about one message a second in one chat
     max_per_second = 30.0  # and about thirty a second for the whole bot
 

@@ -61,6 +61,8 @@ class DeliveryWorker:
         self.rng = rng or random.Random()
         self.wakeup = asyncio.Event()
         self.limiter = limiter_for(channel)
+        # How the platform counts a message's length (Telegram: UTF-16 units).
+        self.measure: Callable[[str], int] = getattr(channel, "text_length", len)
         self.notify: Callable[[], None] = self.poke  # who to wake when a failure writes rows
         self.last_beat = time.monotonic()
         self._stopping = False
@@ -182,7 +184,7 @@ class DeliveryWorker:
                 await self.channel.delete(message)
             return [message.delete_of]
         if op == OP_EDIT and message.edit_of is not None:
-            if len(message.text) <= self.channel.max_text:
+            if self.measure(message.text) <= self.channel.max_text:
                 try:
                     async with asyncio.timeout(self.send_timeout):
                         await self.channel.edit(message)
@@ -196,7 +198,7 @@ class DeliveryWorker:
     async def _send_parts(
         self, item: OutboxItem, message: Outbound, batch: list[int] | None
     ) -> list[str]:
-        parts = split_text(message.text, self.channel.max_text)
+        parts = split_text(message.text, self.channel.max_text, self.measure)
         ids = list(item.platform_message_ids)
         for index in range(item.parts_sent, len(parts)):
             last = index == len(parts) - 1

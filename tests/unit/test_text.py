@@ -98,3 +98,17 @@ def test_a_relayed_header_does_not_go_out_alone() -> None:
 def test_a_late_line_break_is_preferred_to_a_space() -> None:
     text = "a " * 200 + "\n" + "b " * 100
     assert split_text(text, 450)[0] == ("a " * 200).strip()
+
+
+@settings(max_examples=100)
+@given(
+    words=st.lists(st.text(alphabet="ab😀é", min_size=1, max_size=12), min_size=1, max_size=80),
+    limit=st.integers(min_value=4, max_value=60),
+)
+def test_parts_fit_when_length_is_counted_in_utf16(words: list[str], limit: int) -> None:
+    from core.text import utf16_length
+
+    text = " ".join(words)
+    parts = split_text(text, limit, utf16_length)
+    assert all(utf16_length(p) <= limit for p in parts)
+    assert "".join("".join(parts).split()) == "".join(text.split())  # nothing lost
