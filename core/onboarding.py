@@ -159,6 +159,8 @@ def _language(ctx: Context, p: Participant, action: str | None, text: str) -> No
     choice = action.split(":", 1)[1] if action and action.startswith("lang:") else None
     choice = choice or _LANGUAGE_WORDS.get(text.lower())
     if choice not in LANGUAGES:
+        # "I only speak English please": not an answer, but it says which language to re-ask in.
+        p.language = guess_language(text, None, ctx.services.detect, p.language)
         ctx.tell(p, "onboarding.language_again", buttons=language_buttons())
         return
     p.language = choice  # type: ignore[assignment]

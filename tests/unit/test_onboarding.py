@@ -618,3 +618,13 @@ def test_the_same_start_event_twice_enrols_once(world: Harness) -> None:
 def test_a_one_word_greeting_is_not_taken_for_a_code(world: Harness) -> None:
     world.say("newcomer", "Bonjour")
     assert world.texts("newcomer") == [world.services.catalog.t("fr", "welcome.need_code")]
+
+
+def test_a_sentence_at_the_language_step_re_asks_in_its_language(world: Harness) -> None:
+    from core.model import Role
+
+    world.invite("S-EN", Role.STUDENT)
+    world.say("newkid", "/start S-EN")
+    world.texts("newkid")
+    world.say("newkid", "I only speak English please")
+    assert world.texts("newkid") == [world.services.catalog.t("en", "onboarding.language_again")]
