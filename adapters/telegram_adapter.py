@@ -80,7 +80,7 @@ def to_inbound(update: Update) -> Inbound | None:
         event_key=key,
         source=Address("telegram", str(message.chat.id)),
         platform_user_id=str(message.from_user.id),
-        text=message.text or "",
+        text=message.text or message.caption or "",
         message_id=str(message.message_id),
         reply_to=str(reply.message_id) if reply is not None else None,
         locale_hint=message.from_user.language_code,

@@ -33,8 +33,10 @@ from storage.store import unit_of_work_factory
 log = logging.getLogger("passerelle.app")
 
 
-def build_services() -> Services:
-    return Services(catalog=load_catalog(), fields=load_fields(), detect=detect_language)
+def build_services(settings: Settings | None = None) -> Services:
+    captions = settings.relay.media_captions if settings is not None else False
+    return Services(catalog=load_catalog(), fields=load_fields(), detect=detect_language,
+                    relay_captions=captions)
 
 
 @dataclass
@@ -43,12 +45,14 @@ class Passerelle:
 
     settings: Settings
     engine: Engine
-    services: Services = field(default_factory=build_services)
+    services: Services | None = None
     channels: dict[str, Channel] = field(default_factory=dict)
     workers: list[DeliveryWorker] = field(default_factory=list)
     playground: PlaygroundChannel | None = None
 
     def __post_init__(self) -> None:
+        if self.services is None:
+            self.services = build_services(self.settings)
         self.uow = unit_of_work_factory(self.engine)
         self.bus = Bus(self.uow, self.services)
         self.intake = Intake(self.bus, utc_now, on_commit=self.poke_all)

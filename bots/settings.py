@@ -42,6 +42,12 @@ class DeliverySettings(BaseModel):
     lease_seconds: float = Field(60, ge=45, le=3600)
 
 
+class RelaySettings(BaseModel):
+    # Files, photos and stickers are never relayed (they can carry faces, names, metadata).
+    # True: the words typed with one (a caption) are passed on, with a note that the file was not.
+    media_captions: bool = False
+
+
 class TelegramSettings(BaseModel):
     token: SecretStr | None = None
     base_url: str | None = None  # a self-hosted Bot API server (tests: the fake one)
@@ -75,6 +81,7 @@ class Settings(BaseSettings):
     web: WebSettings = WebSettings()
     playground: PlaygroundSettings = PlaygroundSettings()
     delivery: DeliverySettings = DeliverySettings()
+    relay: RelaySettings = RelaySettings()
     telegram: TelegramSettings = TelegramSettings()
     slack: SlackSettings = SlackSettings()
     discord: DiscordSettings = DiscordSettings()

@@ -18,6 +18,7 @@ class Services:
     catalog: Catalog
     fields: FieldList
     detect: LanguageDetector
+    relay_captions: bool = False  # policy: pass on the words that come with a photo or file
 
 
 @dataclass(slots=True)

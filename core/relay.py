@@ -38,9 +38,13 @@ def relay_text(ctx: Context, sender: Participant, inbound: Inbound) -> None:
     """A plain message from an onboarded student or mentor: pick the conversation, relay it."""
     text = inbound.text.strip()
     if inbound.media:
-        private = inbound.media in PRIVATE_MEDIA
-        ctx.tell(sender, "relay.media_private" if private else "relay.media_not_relayed")
-        return
+        if inbound.media in PRIVATE_MEDIA:
+            ctx.tell(sender, "relay.media_private")
+            return
+        if not (ctx.services.relay_captions and text):
+            ctx.tell(sender, "relay.media_not_relayed")
+            return
+        ctx.tell(sender, "relay.caption_only")  # the words go on, the file itself never does
     if not text:
         ctx.tell(sender, "relay.unsupported")
         return

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import uuid
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
@@ -40,6 +41,7 @@ class Harness:
         self.bus = Bus(unit_of_work_factory(engine), services)
         self.channels: dict[str, FakeChannel] = {}
         self._events = itertools.count(1)
+        self._run = uuid.uuid4().hex[:8]  # two harnesses on one database never share a key
         self._messages = itertools.count(1)
         self.seen: dict[tuple[str, str], int] = {}
 
@@ -51,7 +53,7 @@ class Harness:
         edited: bool = False, media: str | None = None,
     ) -> bool:
         inbound = Inbound(
-            event_key=event_key or f"{platform}:{next(self._events)}",
+            event_key=event_key or f"{platform}:{self._run}:{next(self._events)}",
             source=Address(platform, chat or user),  # type: ignore[arg-type]
             platform_user_id=user, text=text,
             message_id=message_id or f"in-{next(self._messages)}",

@@ -97,3 +97,20 @@ def test_media_are_not_relayed_and_the_sender_is_told(pair: Harness, media: str,
     w.say("kid", "", media=media)
     assert w.texts("kid") == [t(w, key)]
     assert w.texts("pro") == []
+
+
+def test_captions_are_relayed_only_when_the_policy_says_so(any_db, services) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    for captions, relayed in ((False, []), (True, ["Zoé :\nMon atelier"])):
+        w = Harness(any_db, replace(services, relay_captions=captions))
+        suffix = "on" if captions else "off"
+        w.enrol_student(f"kid{suffix}", f"Zoé{suffix}")
+        w.enrol_mentor(f"pro{suffix}", f"Marc{suffix}")
+        w.match(f"Zoé{suffix}", f"Marc{suffix}")
+        w.texts(f"kid{suffix}"), w.texts(f"pro{suffix}")
+        w.say(f"kid{suffix}", "Mon atelier", media="photo")
+        got = w.texts(f"pro{suffix}")
+        assert got == [r.replace("Zoé", f"Zoé{suffix}") for r in relayed]
+        key = "relay.caption_only" if captions else "relay.media_not_relayed"
+        assert w.texts(f"kid{suffix}") == [t(w, key)]
