@@ -7,6 +7,7 @@ or a traceback never shows them.
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 from typing import Literal
 
@@ -133,7 +134,26 @@ class SettingsError(Exception):
     """One line naming the setting that is wrong and what is expected."""
 
 
+_SECRET_NAMES = {"token", "bot_token", "app_token", "signing_secret", "webhook_secret"}
+
+
+def _secrets_in_defaults(path: Path = DEFAULTS_FILE) -> list[str]:
+    """Secret settings written in the TOML file: they belong in the environment only."""
+    if not path.exists():
+        return []
+    with path.open("rb") as handle:
+        data = tomllib.load(handle)
+    return [f"{section}.{name}" for section, values in data.items() if isinstance(values, dict)
+            for name in values if name in _SECRET_NAMES]
+
+
 def load_settings(**overrides: object) -> Settings:
+    leaked = _secrets_in_defaults()
+    if leaked:
+        raise SettingsError(
+            f"{leaked[0]} is a secret: set it in the environment (PASSERELLE_"
+            f"{leaked[0].replace('.', '__').upper()}) or .env, not in {DEFAULTS_FILE.name}"
+        )
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except SourceError as error:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import threading
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+
+WRITE_OPTION = "passerelle_write"
 
 
 def normalise_url(url: str) -> str:
@@ -30,7 +33,7 @@ def make_engine(url: str) -> Engine:
             hide_parameters=True,  # an error's log line must never carry a message body
         )
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin_immediate)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(
         url, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True
@@ -58,11 +61,13 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
-def _sqlite_begin_immediate(conn) -> None:  # type: ignore[no-untyped-def]
-    # Take the write lock at BEGIN: two writers then queue on busy_timeout instead of one of
-    # them failing with "database is locked" when it upgrades a read transaction.
+def _sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]
+    # A writer takes the write lock at BEGIN (IMMEDIATE): two writers then queue instead of one
+    # failing with "database is locked" when it upgrades a read. A reader (health, export)
+    # begins DEFERRED and never holds up the writers.
     # Straight to the driver: this runs once per transaction, on the hot path.
-    conn.connection.dbapi_connection.execute("BEGIN IMMEDIATE")
+    write = conn.get_execution_options().get(WRITE_OPTION, False)
+    conn.connection.dbapi_connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -87,3 +92,17 @@ def write_lock(engine: Engine) -> AbstractContextManager[object]:
         if lock is None:
             lock = _WRITE_LOCKS[engine] = threading.Lock()
     return lock
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """A write transaction: this process's writers queued, the database's write lock taken."""
+    with write_lock(engine), engine.connect() as conn:
+        conn = conn.execution_options(**{WRITE_OPTION: True})
+        with conn.begin():
+            yield conn
+
+
+def write_connection(engine: Engine) -> Connection:
+    """A connection whose transactions take the write lock at BEGIN."""
+    return engine.connect().execution_options(**{WRITE_OPTION: True})

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, bindparam, func, select, update
 from core.delivery import OutboxItem
 from core.model import OP_DELETE, OP_EDIT, OP_SEND, Address, Envelope, Outbound
 from storage import mapping
-from storage.engine import write_lock
+from storage.engine import writing
 from storage.store import O, R
 
 _CHAT_HEADS = (
@@ -65,7 +65,7 @@ class OutboxQueue:
         The oldest pending row of each chat is found in one pass over the queue index; a chat
         whose oldest row is waiting (backing off, or being sent by someone else) sends nothing.
         """
-        with write_lock(self.engine), self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             rows = conn.execute(
                 _CLAIM, {"platform": platform, "now": now, "limit": limit}
             ).all()
@@ -87,7 +87,7 @@ class OutboxQueue:
         lease, but a long message as a whole may not, and the rows already sent wait for the
         batch to be recorded; another instance must take none of them over meanwhile.
         """
-        with write_lock(self.engine), self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             conn.execute(
                 update(O).where(O.c.id == item_id).values(
                     parts_sent=parts_sent, platform_message_ids=",".join(message_ids),
@@ -116,7 +116,7 @@ class OutboxQueue:
             for item, ids in done
             if item.envelope.relayed_id is not None and ids and item.envelope.op == OP_SEND
         ]
-        with write_lock(self.engine), self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             conn.execute(_MARK_DELIVERED, rows)
             if relayed:
                 conn.execute(_MARK_RELAYED, relayed)
@@ -126,7 +126,7 @@ class OutboxQueue:
 
     def retry(self, item: OutboxItem, at: datetime, error: str, *, counts: bool = True) -> None:
         """Try again at `at`; a wait the platform asked for (`counts=False`) is no attempt."""
-        with write_lock(self.engine), self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             conn.execute(
                 update(O).where(O.c.id == item.id).values(
                     attempts=item.attempts + (1 if counts else 0), next_attempt_at=at,
@@ -136,7 +136,7 @@ class OutboxQueue:
             )
 
     def failed(self, item: OutboxItem, error: str) -> None:
-        with write_lock(self.engine), self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             conn.execute(
                 update(O).where(O.c.id == item.id).values(
                     status="failed", attempts=item.attempts + 1, claimed_until=None,
@@ -151,7 +151,7 @@ class OutboxQueue:
         sender should hear it now rather than one retry at a time.
         """
         to = item.envelope.message.to
-        with write_lock(self.engine), self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             rows = conn.execute(
                 select(O).where(
                     O.c.platform == to.platform, O.c.chat_id == to.chat_id,

@@ -40,7 +40,7 @@ from core.model import (
     School,
 )
 from storage import mapping
-from storage.engine import write_lock
+from storage.engine import write_connection, write_lock
 from storage.tables import (
     AuditRow,
     IdentityRow,
@@ -439,7 +439,7 @@ class SqlUnitOfWork:
         self._lock = write_lock(self.engine)
         self._lock.__enter__()
         try:
-            self._conn = self.engine.connect()
+            self._conn = write_connection(self.engine)
         except BaseException:
             self._lock.__exit__(None, None, None)
             raise

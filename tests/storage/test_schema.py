@@ -92,3 +92,17 @@ def test_a_batch_of_event_keys_is_claimed_in_one_go(any_db: Engine) -> None:
         assert store.claim_events(["a", "b"], NOW) == {"a", "b"}
         assert store.claim_events(["a", "c", "c", "d"], NOW) == {"c", "d"}
         assert store.claim_events([], NOW) == set()
+
+
+def test_a_reader_never_holds_up_a_writer(sqlite_db: Engine) -> None:
+    """An export or a health check reads; the relay must keep writing meanwhile."""
+    import time
+
+    from sqlalchemy import text
+
+    with sqlite_db.connect() as reader:
+        reader.execute(text("SELECT count(*) FROM participants")).scalar_one()  # transaction open
+        started = time.perf_counter()
+        with SqlUnitOfWork(sqlite_db) as store:
+            assert store.claim_event("while-reading", NOW)
+        assert time.perf_counter() - started < 5  # not the 30 s busy timeout

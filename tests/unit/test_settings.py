@@ -68,3 +68,12 @@ def test_a_bad_secret_is_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(SettingsError) as error:
         load_settings()
     assert "not-a-table-secret-value" not in str(error.value)
+
+
+def test_a_secret_written_in_the_toml_file_is_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from bots.settings import _secrets_in_defaults
+
+    defaults = tmp_path / "passerelle.toml"
+    defaults.write_text('[web]\nport = 8080\n[telegram]\ntoken = "123:abc"\n')
+    assert _secrets_in_defaults(defaults) == ["telegram.token"]
+    assert _secrets_in_defaults() == []  # the shipped defaults hold none
