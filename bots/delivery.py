@@ -154,10 +154,11 @@ class DeliveryWorker:
             await self._retry(item, type(error).__name__, None)
         except Unreachable as error:
             log.info("event=unreachable platform=%s conversation=%s", self.platform, conv)
-            failed = await asyncio.to_thread(
-                self.queue.fail_destination, item, f"unreachable: {error}"[:300]
+            reason = f"unreachable: {error}"[:300]
+            await asyncio.to_thread(
+                self._settle, partial(self.queue.fail_destination, item, reason),
+                recipient_unreachable,
             )
-            await asyncio.to_thread(self._domain, recipient_unreachable, failed)
         except PermanentFailure as error:
             await self._give_up(item, f"permanent: {error}")
         except Exception as error:  # an adapter bug must not lose the row: retry it
@@ -237,16 +238,21 @@ class DeliveryWorker:
             "event=failed platform=%s conversation=%s outbox=%s reason=%s",
             self.platform, item.envelope.match_id, item.id, reason[:120],
         )
-        await asyncio.to_thread(self.queue.failed, item, reason)
-        await asyncio.to_thread(self._domain, delivery_failed, [item])
+        await asyncio.to_thread(
+            self._settle, partial(self.queue.failed, item, reason), delivery_failed
+        )
 
-    def _domain(
-        self, decide: Callable[[Context, list[OutboxItem]], None], items: list[OutboxItem]
+    def _settle(
+        self,
+        mark: Callable[..., list[OutboxItem]],
+        decide: Callable[[Context, list[OutboxItem]], None],
     ) -> None:
-        """Let the core decide who is told about a failure, in one transaction with its outbox."""
+        """Record a failure and let the core decide who is told, in one transaction: a crash
+        can never leave a message failed with nobody told."""
         now = self.clock()
         with self.uow() as store:
+            failed = mark(conn=store.conn)  # type: ignore[attr-defined]
             ctx = Context(store, self.services, now)
-            decide(ctx, items)
+            decide(ctx, failed)
             store.enqueue(ctx.out, now)
         self.notify()

@@ -7,10 +7,11 @@ claim also skips rows another instance is claiming at the same moment (FOR UPDAT
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, bindparam, func, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, select, update
 
 from core.delivery import OutboxItem
 from core.model import OP_DELETE, OP_EDIT, OP_SEND, Address, Envelope, Outbound
@@ -135,31 +136,37 @@ class OutboxQueue:
                 )
             )
 
-    def failed(self, item: OutboxItem, error: str) -> None:
-        with writing(self.engine) as conn:
-            conn.execute(
+    def failed(self, item: OutboxItem, error: str, conn: Connection | None = None
+               ) -> list[OutboxItem]:
+        """Mark `item` failed, in `conn`'s transaction when given (so that telling its sender
+        commits with it), else in one of its own."""
+        with _transaction(self.engine, conn) as tx:
+            tx.execute(
                 update(O).where(O.c.id == item.id).values(
                     status="failed", attempts=item.attempts + 1, claimed_until=None,
                     last_error=error[:300],
                 )
             )
+        return [item]
 
-    def fail_destination(self, item: OutboxItem, error: str) -> list[OutboxItem]:
+    def fail_destination(
+        self, item: OutboxItem, error: str, conn: Connection | None = None
+    ) -> list[OutboxItem]:
         """Fail `item` and every other message waiting for the same chat; return them all.
 
         Used when the recipient blocked the bot: nothing queued for them can arrive, and each
         sender should hear it now rather than one retry at a time.
         """
         to = item.envelope.message.to
-        with writing(self.engine) as conn:
-            rows = conn.execute(
+        with _transaction(self.engine, conn) as tx:
+            rows = tx.execute(
                 select(O).where(
                     O.c.platform == to.platform, O.c.chat_id == to.chat_id,
                     O.c.status == "pending",
                 ).order_by(O.c.id).with_for_update(of=O)
             ).all()
             ids = [r.id for r in rows] or [item.id]
-            conn.execute(
+            tx.execute(
                 update(O).where(O.c.id.in_(ids)).values(
                     status="failed", attempts=O.c.attempts + 1, claimed_until=None,
                     last_error=error[:300],
@@ -187,3 +194,13 @@ def _item(row) -> OutboxItem:  # type: ignore[no-untyped-def]
     )
     ids = tuple(i for i in row.platform_message_ids.split(",") if i)
     return OutboxItem(row.id, envelope, row.attempts, row.parts_sent, ids)
+
+
+@contextmanager
+def _transaction(engine: Engine, conn: Connection | None) -> Iterator[Connection]:
+    """The caller's transaction when there is one, else a write transaction of our own."""
+    if conn is not None:
+        yield conn
+        return
+    with writing(engine) as own:
+        yield own
