@@ -145,3 +145,26 @@ async def test_an_edit_with_the_same_text_is_not_an_error() -> None:
     respx.post(f"{API}/editMessageText").mock(
         return_value=failure(400, "Bad Request: message is not modified"))
     await channel().edit(Outbound(Address("telegram", "42"), "B", edit_of="7"))
+
+
+@respx.mock
+async def test_a_chat_that_migrated_to_a_supergroup_is_followed() -> None:
+    route = respx.post(f"{API}/sendMessage").mock(side_effect=[
+        failure(400, "Bad Request: group chat was upgraded to a supergroup chat",
+                migrate_to_chat_id=-100777),
+        ok(message(text="Bonjour")),
+    ])
+    assert await channel().send(OUT) == "7"
+    chats = [parse_qs(call.request.content.decode())["chat_id"][0] for call in route.calls]
+    assert chats == ["42", "-100777"]
+
+
+def test_the_webhook_secret_is_generated_once_and_kept(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import stat
+
+    from bots.app import stored_secret
+
+    path = tmp_path / "data" / "telegram_webhook_secret"
+    first = stored_secret(path)
+    assert len(first) >= 32 and stored_secret(path) == first
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
