@@ -43,6 +43,7 @@ from core.text import utf16_length
 log = logging.getLogger("passerelle.telegram")
 
 MAX_TEXT = 4096
+MAX_TRIES = 5  # an update failing this often is set aside rather than block the others
 WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
@@ -50,7 +51,7 @@ _MEDIA = (
     ("sticker", "sticker"), ("photo", "photo"), ("animation", "animation"),
     ("video", "video"), ("video_note", "video"), ("voice", "voice"), ("audio", "audio"),
     ("document", "document"), ("contact", "contact"), ("venue", "location"),
-    ("location", "location"), ("poll", "poll"), ("dice", "other"),
+    ("location", "location"), ("poll", "poll"), ("dice", "other"), ("story", "other"),
 )
 
 Feed = Callable[[Inbound], Awaitable[bool]]
@@ -59,13 +60,17 @@ Menu = dict[str, list[tuple[str, str]]]  # language → [(command, description)]
 
 # Translation, both ways -------------------------------------------------------------------------
 
-def to_inbound(update: Update) -> Inbound | None:
-    """A Telegram update → the core's Inbound; None for what the service does not handle."""
-    key = f"telegram:{update.update_id}"
+def to_inbound(update: Update, bot_id: str = "") -> Inbound | None:
+    """A Telegram update → the core's Inbound; None for what the service does not handle.
+
+    Only private chats with a person count: in a group, a student's conversation would be read
+    by the whole group, and a group must never become anyone's address.
+    """
+    key = f"telegram:{bot_id}:{update.update_id}"
     if update.callback_query is not None:
         query = update.callback_query
         message = query.message
-        if message is None or query.data is None:
+        if message is None or query.data is None or message.chat.type != "private":
             return None
         return Inbound(
             event_key=key, source=Address("telegram", str(message.chat.id)),
@@ -75,25 +80,31 @@ def to_inbound(update: Update) -> Inbound | None:
     message = update.message or update.edited_message
     if message is None or message.from_user is None or message.from_user.is_bot:
         return None
+    if message.chat.type != "private":
+        return None
+    text = message.text or message.caption or ""
+    media = None if message.text else _media_kind(message)
+    if media is None and not text:
+        return None  # a service message (pinned, timer changed…): nothing a person said
     reply = message.reply_to_message
     return Inbound(
         event_key=key,
         source=Address("telegram", str(message.chat.id)),
         platform_user_id=str(message.from_user.id),
-        text=message.text or message.caption or "",
+        text=text,
         message_id=str(message.message_id),
         reply_to=str(reply.message_id) if reply is not None else None,
         locale_hint=message.from_user.language_code,
         edited=update.edited_message is not None,
-        media=None if message.text else _media_kind(message),
+        media=media,
     )
 
 
-def _media_kind(message: object) -> str:
+def _media_kind(message: object) -> str | None:
     for attribute, kind in _MEDIA:
         if getattr(message, attribute, None):
             return kind
-    return "other"
+    return None
 
 
 def keyboard(buttons: Sequence[Button]) -> InlineKeyboardMarkup | None:
@@ -148,8 +159,10 @@ class TelegramChannel:
         self, token: str, *, base_url: str | None = None, webhook_url: str | None = None,
         webhook_secret: str | None = None, menu: Menu | None = None,
         poll_timeout: int = 25, request_timeout: float = 10.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         base = (base_url or "https://api.telegram.org").rstrip("/")
+        base = base.removesuffix("/bot")  # PTB's own convention ends in /bot; ours is the root
         request = HTTPXRequest(connection_pool_size=64, read_timeout=request_timeout,
                                write_timeout=request_timeout, connect_timeout=request_timeout)
         polling = HTTPXRequest(connection_pool_size=2, read_timeout=poll_timeout + 10,
@@ -161,11 +174,37 @@ class TelegramChannel:
         self.menu = menu or {}
         self.poll_timeout = poll_timeout
         self._feed: Feed | None = None
+        self._sleep = sleep  # back-off waits (a test passes a quicker one)
+        self._tries: dict[int, int] = {}  # update id → failed attempts to handle it
+        self.bot_id = token.split(":", 1)[0]
         self._polling: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 
     async def start(self, feed: Feed) -> None:
+        """Connect in the background: Telegram being down must not stop the rest of the service
+        (the playground, the other platforms, the workers), and it is retried until it answers."""
         self._feed = feed
+        self._polling = asyncio.create_task(self._run(), name="telegram")
+
+    async def _run(self) -> None:
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                await self._bootstrap()
+                break
+            except InvalidToken:
+                log.error("event=telegram_invalid_token action=not_started")
+                return
+            except TelegramError as error:
+                failures += 1
+                delay = min(60.0, 2.0 ** min(failures, 6))
+                log.warning("event=telegram_start_failed error=%s retry_in=%.0f",
+                            type(error).__name__, delay)
+                await self._sleep(delay)
+        if not self.webhook_url:
+            await self._poll()
+
+    async def _bootstrap(self) -> None:
         await self.bot.initialize()
         await self._set_menu()
         if self.webhook_url:
@@ -176,7 +215,6 @@ class TelegramChannel:
             log.info("event=telegram_start mode=webhook")
         else:
             await self.bot.delete_webhook()
-            self._polling = asyncio.create_task(self._poll(), name="telegram-polling")
             log.info("event=telegram_start mode=polling")
 
     async def stop(self) -> None:
@@ -197,7 +235,11 @@ class TelegramChannel:
                 log.warning("event=telegram_menu_failed error=%s", type(error).__name__)
 
     async def _poll(self) -> None:
-        """Fetch updates and hand each to the bus; move the offset only past what committed."""
+        """Fetch updates and hand each to the bus; move the offset only past what committed.
+
+        An update that keeps failing is set aside after a few tries (logged as dead-lettered),
+        so that one bad update never holds up everyone else's.
+        """
         offset: int | None = None
         failures = 0
         while not self._stopping.is_set():
@@ -206,9 +248,6 @@ class TelegramChannel:
                     offset=offset, timeout=self.poll_timeout,
                     allowed_updates=list(ALLOWED_UPDATES),
                 )
-                for update in updates:
-                    await self.receive(update)
-                    offset = update.update_id + 1
                 failures = 0
             except asyncio.CancelledError:
                 raise
@@ -217,23 +256,49 @@ class TelegramChannel:
                 delay = min(30.0, 0.5 * 2 ** min(failures, 6))
                 log.warning("event=telegram_poll_error error=%s retry_in=%.1f",
                             type(error).__name__, delay)
-                await asyncio.sleep(delay)
+                await self._sleep(delay)
+                continue
+            for update in updates:
+                if not await self._receive_with_retries(update):
+                    break  # not committed: fetch it again (offset unchanged)
+                offset = update.update_id + 1
+
+    async def _receive_with_retries(self, update: Update) -> bool:
+        """True once the update is settled (committed, or dead-lettered after MAX_TRIES)."""
+        tries = self._tries.get(update.update_id, 0) + 1
+        try:
+            await self.receive(update)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            if tries >= MAX_TRIES:
+                log.error("event=telegram_update_dead_lettered update=%s error=%s",
+                          update.update_id, type(error).__name__)
+                self._tries.pop(update.update_id, None)
+                return True
+            self._tries[update.update_id] = tries
+            await self._sleep(min(30.0, 0.5 * 2**tries))
+            return False
+        self._tries.pop(update.update_id, None)
+        return True
 
     async def receive(self, update: Update) -> bool:
         """One update through the bus, and the small courtesies a button press needs."""
-        inbound = to_inbound(update)
+        inbound = to_inbound(update, self.bot_id)
         if inbound is None or self._feed is None:
             return False
         accepted = await self._feed(inbound)
         query = update.callback_query
-        if accepted and query is not None:
-            await self._settle_button(query)
+        if query is not None:
+            await self._settle_button(query, show_choice=accepted)
         return accepted
 
-    async def _settle_button(self, query: object) -> None:
+    async def _settle_button(self, query: object, show_choice: bool) -> None:
         """Stop the button's spinner and show, in place of the keyboard, what was chosen."""
         try:
             await query.answer()  # type: ignore[attr-defined]
+            if not show_choice:  # a repeat: the choice is already shown
+                return
             label = _label_of(query)
             message = query.message  # type: ignore[attr-defined]
             if label and message is not None and getattr(message, "text", None):
@@ -271,10 +336,14 @@ class TelegramChannel:
 
     async def delete(self, message: Outbound) -> None:
         assert message.delete_of is not None
-        await self._call(
-            lambda chat: self.bot.delete_message(chat, int(message.delete_of or 0)),
-            message.to.chat_id,
-        )
+        try:
+            await self._call(
+                lambda chat: self.bot.delete_message(chat, int(message.delete_of or 0)),
+                message.to.chat_id,
+            )
+        except PermanentFailure as error:
+            if "not found" not in str(error).lower():  # already gone: what was asked is done
+                raise
 
     async def _call(self, request: Callable[[int | str], Awaitable[object]], chat: str):  # type: ignore[no-untyped-def]
         """Make one Bot API call, following a chat that migrated, in the workers' terms."""

@@ -19,7 +19,7 @@ from adapters.telegram_adapter import webhook_routes as telegram_webhook_routes
 from bots.catalogs import load_catalog, load_fields
 from bots.delivery import DeliveryWorker, utc_now
 from bots.intake import Intake
-from bots.settings import ROOT, Settings
+from bots.settings import ROOT, Settings, SettingsError
 from core.bus import Bus
 from core.commands import MENU
 from core.context import Services
@@ -70,6 +70,10 @@ class Passerelle:
             return None
         secret = None
         if config.webhook_url:
+            if config.webhook_secret is None and not self.engine.dialect.name == "sqlite":
+                # Several instances would each make their own and overwrite each other's.
+                raise SettingsError("setting PASSERELLE_TELEGRAM__WEBHOOK_SECRET is required "
+                                    "with PostgreSQL (every instance must share one secret)")
             secret = (
                 config.webhook_secret.get_secret_value() if config.webhook_secret
                 else stored_secret(data_dir(self.settings) / "telegram_webhook_secret")
@@ -163,13 +167,18 @@ def data_dir(settings: Settings) -> Path:
 
 
 def stored_secret(path: Path) -> str:
-    """A random secret kept in a file readable by us only, made on first use."""
+    """A random secret kept in a file readable by us only, made on first use (atomically: a
+    crash while writing leaves no empty secret behind)."""
     if path.exists():
-        return path.read_text(encoding="utf-8").strip()
+        kept = path.read_text(encoding="utf-8").strip()
+        if kept:
+            return kept
     path.parent.mkdir(parents=True, exist_ok=True)
     secret = secrets.token_urlsafe(32)
-    path.touch(mode=0o600)
-    path.write_text(secret, encoding="utf-8")
+    draft = path.with_suffix(".tmp")
+    draft.touch(mode=0o600)
+    draft.write_text(secret, encoding="utf-8")
+    draft.replace(path)
     log.info("event=secret_generated name=%s", path.name)
     return secret
 

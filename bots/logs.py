@@ -14,5 +14,7 @@ def setup_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("aiohttp.access", "httpx", "alembic.runtime.migration"):
+    # Telegram's library logs the token and every call's parameters (names, texts) at DEBUG:
+    # held at WARNING whatever our level, like the HTTP clients.
+    for noisy in ("aiohttp.access", "httpx", "httpcore", "telegram", "alembic.runtime.migration"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -137,13 +137,18 @@ def press_button(ctx: Context, p: Participant, inbound: Inbound) -> None:
         p.language = value  # type: ignore[assignment]
         ctx.store.save_participant(p)
         ctx.tell(p, "language.set")
-    elif verb == "conv" and value.isascii() and value.isdigit():
+    elif verb == "conv" and _is_id(value):
         relay.choose_conversation(ctx, p, int(value), inbound)
-    elif verb == "end" and value.isascii() and value.isdigit():
+    elif verb == "end" and _is_id(value):
         relay.end_conversation(ctx, p, int(value))
     else:
         log.info("event=stale_button")
         ctx.tell(p, "button.stale")
+
+
+def _is_id(value: str) -> bool:
+    """A row id as a button carries it: ASCII digits that fit a database integer."""
+    return value.isascii() and value.isdigit() and len(value) <= 18
 
 
 def show_profile(ctx: Context, p: Participant) -> None:

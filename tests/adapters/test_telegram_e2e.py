@@ -91,6 +91,7 @@ async def playground_says(app: Passerelle, user: str, text: str, **extra: object
 
 
 async def test_menu_and_polling_mode_are_set_up(service: Passerelle, fake: FakeTelegram):
+    await fake.wait_calls("deleteWebhook", timeout=5)  # start-up happens in the background
     french = {c["command"]: c["description"] for c in fake.my_commands(language_code="fr")}
     english = {c["command"]: c["description"] for c in fake.my_commands(language_code="en")}
     assert list(french) == ["help", "profile", "language", "end", "unsend"] == list(english)
@@ -246,6 +247,8 @@ async def test_webhook_mode_checks_the_secret(
     app.telegram.webhook_url = "http://127.0.0.1:{port}" + WEBHOOK_PATH  # type: ignore[union-attr]
     stop, task = await running(app)
     try:
+        await fake.wait_calls("setWebhook", timeout=5)  # the service registered itself
+        assert fake.webhook_secret == "s3cret-value"
         # the real address is known once the server listens: register it as a deployment would
         url = f"http://127.0.0.1:{app.port}{WEBHOOK_PATH}"
         await app.telegram.bot.set_webhook(url, secret_token="s3cret-value")  # type: ignore[union-attr]

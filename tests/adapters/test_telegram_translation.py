@@ -37,10 +37,10 @@ def message(**extra: object) -> dict:
 
 def test_a_text_message_becomes_an_inbound_without_names() -> None:
     inbound = to_inbound(update({"update_id": 9, "message": message(
-        text="Salut", reply_to_message=message(message_id=5, text="x"))}))
+        text="Salut", reply_to_message=message(message_id=5, text="x"))}), "123")
     assert inbound is not None
     assert (inbound.event_key, inbound.source, inbound.platform_user_id) == (
-        "telegram:9", Address("telegram", "42"), "42")
+        "telegram:123:9", Address("telegram", "42"), "42")
     assert (inbound.text, inbound.message_id, inbound.reply_to) == ("Salut", "7", "5")
     assert inbound.locale_hint == "fr" and not inbound.edited and inbound.media is None
     assert "Zoé" not in repr(inbound) and "zoe_h" not in repr(inbound)
@@ -63,6 +63,17 @@ def test_edits_buttons_and_media_are_translated() -> None:
     from_a_bot = message(text="hi")
     from_a_bot["from"]["is_bot"] = True
     assert to_inbound(update({"update_id": 5, "message": from_a_bot})) is None
+
+
+def test_groups_and_service_messages_are_ignored() -> None:
+    in_a_group = message(text="/help@passerelle_bot")
+    in_a_group["chat"] = {"id": -4242, "type": "group", "title": "Classe 3B"}
+    assert to_inbound(update({"update_id": 6, "message": in_a_group})) is None
+    press_in_group = {"id": "cb", "chat_instance": "x", "data": "lang:fr",
+                      "from": message()["from"], "message": in_a_group}
+    assert to_inbound(update({"update_id": 7, "callback_query": press_in_group})) is None
+    pinned = message(pinned_message=message(text="règles"))
+    assert to_inbound(update({"update_id": 8, "message": pinned})) is None
 
 
 def test_buttons_become_an_inline_keyboard() -> None:
