@@ -175,6 +175,7 @@ class TelegramChannel:
         self.poll_timeout = poll_timeout
         self._feed: Feed | None = None
         self._sleep = sleep  # back-off waits (a test passes a quicker one)
+        self._connected = False  # bootstrapped, and (polling) the last getUpdates answered
         self._tries: dict[int, int] = {}  # update id → failed attempts to handle it
         self.bot_id = token.split(":", 1)[0]
         self._polling: asyncio.Task[None] | None = None
@@ -204,6 +205,10 @@ class TelegramChannel:
         if not self.webhook_url:
             await self._poll()
 
+    def healthy(self) -> bool:
+        """Connected to Telegram: what /healthz reports for this platform."""
+        return self._connected
+
     async def _bootstrap(self) -> None:
         await self.bot.initialize()
         await self._set_menu()
@@ -216,6 +221,7 @@ class TelegramChannel:
         else:
             await self.bot.delete_webhook()
             log.info("event=telegram_start mode=polling")
+        self._connected = True
 
     async def stop(self) -> None:
         self._stopping.set()
@@ -249,10 +255,12 @@ class TelegramChannel:
                     allowed_updates=list(ALLOWED_UPDATES),
                 )
                 failures = 0
+                self._connected = True
             except asyncio.CancelledError:
                 raise
             except Exception as error:
                 failures += 1
+                self._connected = failures < 3  # one hiccup is not an outage
                 delay = min(30.0, 0.5 * 2 ** min(failures, 6))
                 log.warning("event=telegram_poll_error error=%s retry_in=%.1f",
                             type(error).__name__, delay)

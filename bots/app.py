@@ -106,8 +106,17 @@ class Passerelle:
     def healthy(self) -> dict[str, object]:
         database = ping(self.engine)
         workers = {w.platform: w.alive() for w in self.workers}
-        return {"ok": database and all(workers.values()), "database": database,
-                "workers": workers}
+        platforms = {
+            name: bool(channel.healthy()) for name, channel in self.channels.items()
+            if callable(getattr(channel, "healthy", None))
+        }
+        status: dict[str, object] = {
+            "ok": database and all(workers.values()) and all(platforms.values()),
+            "database": database, "workers": workers,
+        }
+        if platforms:
+            status["platforms"] = platforms
+        return status
 
     def web_app(self) -> web.Application:
         app = web.Application(client_max_size=256 * 1024)

@@ -92,6 +92,12 @@ async def playground_says(app: Passerelle, user: str, text: str, **extra: object
 
 async def test_menu_and_polling_mode_are_set_up(service: Passerelle, fake: FakeTelegram):
     await fake.wait_calls("deleteWebhook", timeout=5)  # start-up happens in the background
+    for _ in range(100):
+        if service.healthy().get("platforms") == {"telegram": True}:
+            break
+        await asyncio.sleep(0.02)
+    assert service.healthy()["ok"] is True and service.healthy()["platforms"] == {
+        "telegram": True}
     french = {c["command"]: c["description"] for c in fake.my_commands(language_code="fr")}
     english = {c["command"]: c["description"] for c in fake.my_commands(language_code="en")}
     assert list(french) == ["help", "profile", "language", "end", "unsend"] == list(english)

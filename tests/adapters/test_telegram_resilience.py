@@ -28,11 +28,13 @@ async def test_start_returns_at_once_and_connects_when_telegram_answers() -> Non
 
         channel = TelegramChannel(TOKEN, base_url=fake.url, poll_timeout=1, sleep=_quick_sleep)
         await asyncio.wait_for(channel.start(feed), 1)  # does not wait for Telegram
+        assert channel.healthy() is False  # /healthz says so until Telegram answers
         fake.user_sends(42, "Bonjour")
         for _ in range(200):
             if got:
                 break
             await asyncio.sleep(0.02)
+        assert channel.healthy() is True
         await channel.stop()
     assert [i.text for i in got] == ["Bonjour"]
     assert len(fake.calls_of("getMe")) >= 2  # failed once, then retried
