@@ -177,6 +177,7 @@ class TelegramChannel:
         self._sleep = sleep  # back-off waits (a test passes a quicker one)
         self._connected = False  # bootstrapped, and (polling) the last getUpdates answered
         self._tries: dict[int, int] = {}  # update id → failed attempts to handle it
+        self._albums: dict[str, None] = {}  # recent albums already answered (oldest first)
         self.bot_id = token.split(":", 1)[0]
         self._polling: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
@@ -293,13 +294,25 @@ class TelegramChannel:
     async def receive(self, update: Update) -> bool:
         """One update through the bus, and the small courtesies a button press needs."""
         inbound = to_inbound(update, self.bot_id)
-        if inbound is None or self._feed is None:
+        if inbound is None or self._feed is None or self._seen_album(update):
             return False
         accepted = await self._feed(inbound)
         query = update.callback_query
         if query is not None:
             await self._settle_button(query, show_choice=accepted)
         return accepted
+
+    def _seen_album(self, update: Update) -> bool:
+        """Photos sent together arrive one update each: answer the album once, not per photo."""
+        album = getattr(update.message, "media_group_id", None)
+        if album is None:
+            return False
+        if album in self._albums:
+            return True
+        self._albums[album] = None
+        if len(self._albums) > 1000:
+            self._albums.pop(next(iter(self._albums)))
+        return False
 
     async def _settle_button(self, query: object, show_choice: bool) -> None:
         """Stop the button's spinner and show, in place of the keyboard, what was chosen."""

@@ -72,3 +72,24 @@ _real_sleep = asyncio.sleep
 async def _quick_sleep(seconds: float) -> None:
     """Back-off delays shrunk so the test does not wait them out (the loop still yields)."""
     await _real_sleep(min(seconds, 0.01))
+
+
+async def test_an_album_is_answered_once() -> None:
+    async with FakeTelegram(token=TOKEN) as fake:
+        got: list[Inbound] = []
+
+        async def feed(inbound: Inbound) -> bool:
+            got.append(inbound)
+            return True
+
+        channel = TelegramChannel(TOKEN, base_url=fake.url, poll_timeout=1, sleep=_quick_sleep)
+        await channel.start(feed)
+        for _ in range(3):
+            fake.user_sends_photo(42, media_group_id="album-1")
+        fake.user_sends(42, "et voilà")
+        for _ in range(200):
+            if any(i.text == "et voilà" for i in got):
+                break
+            await asyncio.sleep(0.02)
+        await channel.stop()
+    assert [(i.media, i.text) for i in got] == [("photo", ""), (None, "et voilà")]
