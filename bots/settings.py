@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="PASSERELLE_",
         env_nested_delimiter="__",
-        env_file=".env",
+        env_file=(str(ROOT / ".env"), ".env"),  # the project's, then the current folder's
         extra="ignore",
         toml_file=DEFAULTS_FILE,
     )
