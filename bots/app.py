@@ -25,7 +25,7 @@ from core.commands import MENU
 from core.context import Services
 from core.model import DEFAULT_LANGUAGE, LANGUAGES, Inbound
 from core.ports import Channel
-from storage.engine import make_engine, ping
+from storage.engine import is_sqlite, make_engine, ping
 from storage.migrate import current_revision, head_revision
 from storage.outbox import OutboxQueue
 from storage.store import unit_of_work_factory
@@ -134,6 +134,10 @@ class Passerelle:
 
     async def serve(self, stop: asyncio.Event) -> None:
         """Run until `stop` is set: web server, channels and one worker per channel."""
+        if is_sqlite(self.engine):  # one process per SQLite file: its leases are ours to drop
+            released = await asyncio.to_thread(self.queue.release_claims)
+            if released:
+                log.info("event=claims_released rows=%d", released)
         runner = web.AppRunner(self.web_app(), handle_signals=False)
         await runner.setup()
         site = web.TCPSite(runner, self.settings.web.host, self.settings.web.port)

@@ -174,6 +174,16 @@ class OutboxQueue:
             )
         return [_item(r) for r in rows] or [item]
 
+    def release_claims(self) -> int:
+        """Forget every lease: for a database only this process uses (SQLite), a lease left by a
+        process that died would otherwise hold its rows back until it expired."""
+        with writing(self.engine) as conn:
+            result = conn.execute(
+                update(O).where(O.c.status == "pending", O.c.claimed_until.is_not(None))
+                .values(claimed_until=None)
+            )
+        return int(result.rowcount or 0)
+
     def counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(O.c.status, func.count()).group_by(O.c.status)).all()
