@@ -102,6 +102,7 @@ def _refresh_address(ctx: Context, identity: Identity, inbound: Inbound) -> None
     if identity.address != inbound.source or not identity.reachable:
         identity.address = inbound.source
         identity.reachable = True
+        identity.last_seen_at = ctx.now
         ctx.store.save_identity(identity)
 
 

@@ -136,6 +136,7 @@ class Identity:
     participant_id: int
     address: Address
     reachable: bool = True
+    last_seen_at: datetime | None = None  # when this address was last taken up (passed in)
     id: int | None = None
 
 

@@ -55,6 +55,7 @@ def identity_from(row: Any) -> Identity:
         id=row.id, platform=row.platform, platform_user_id=row.platform_user_id,
         participant_id=row.participant_id,
         address=Address(row.platform, row.chat_id, row.thread_id), reachable=bool(row.reachable),
+        last_seen_at=row.last_seen_at,
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -83,7 +83,7 @@ def _best_address_of(people) -> Any:  # type: ignore[no-untyped-def]
     return (
         select(I.c.id)
         .where(I.c.participant_id == people.c.id, I.c.reachable.is_(True))
-        .order_by(I.c.last_seen_at.desc(), I.c.id.desc())
+        .order_by(I.c.last_seen_at.desc().nulls_last(), I.c.id.desc())
         .limit(1)
         .correlate(people)
         .scalar_subquery()
@@ -122,7 +122,7 @@ _ACTIVE_MATCHES = (
 _ADDRESS_OF = (
     select(I.c.platform, I.c.chat_id, I.c.thread_id)
     .where(I.c.participant_id == bindparam("pid"), I.c.reachable.is_(True))
-    .order_by(I.c.last_seen_at.desc(), I.c.id.desc())
+    .order_by(I.c.last_seen_at.desc().nulls_last(), I.c.id.desc())
     .limit(1)
 )
 _ADD_RELAYED = insert(R)
@@ -279,12 +279,12 @@ class SqlStore:
         row = self.conn.execute(select(INV).where(INV.c.code == code.upper())).first()
         return mapping.invite_from(row) if row else None
 
-    def add_invite(self, invite: Invite, now: datetime | None = None) -> Invite:
+    def add_invite(self, invite: Invite, now: datetime) -> Invite:
         self.conn.execute(
             insert(INV).values(
                 code=invite.code.upper(), role=invite.role.value, school_id=invite.school_id,
                 participant_id=invite.participant_id, max_uses=invite.max_uses, uses=invite.uses,
-                created_at=now or datetime.now(UTC),
+                created_at=now,
             )
         )
         return invite
@@ -411,7 +411,7 @@ def _identity_values(identity: Identity) -> dict[str, Any]:
         "platform": identity.platform, "platform_user_id": identity.platform_user_id,
         "participant_id": identity.participant_id, "chat_id": identity.address.chat_id,
         "thread_id": identity.address.thread_id, "reachable": identity.reachable,
-        "last_seen_at": datetime.now(UTC),
+        "last_seen_at": identity.last_seen_at,
     }
 
 
