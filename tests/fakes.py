@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from core.model import Outbound
@@ -27,6 +28,7 @@ class FakeChannel:
     platform: str = "playground"
     max_text: int = 4000
     script: Callable[[int, Outbound], BaseException | None] | None = None
+    delays: Sequence[float] = ()  # the first sends hang this long (a send that times out)
     sent: list[Sent] = field(default_factory=list)
     edits: list[Outbound] = field(default_factory=list)
     deletions: list[Outbound] = field(default_factory=list)
@@ -41,6 +43,8 @@ class FakeChannel:
 
     async def send(self, message: Outbound) -> str:
         self._check(message)
+        if self.calls <= len(self.delays):
+            await asyncio.sleep(self.delays[self.calls - 1])
         sent = Sent(f"{self.platform}-{next(self._ids)}", message)
         self.sent.append(sent)
         return sent.id

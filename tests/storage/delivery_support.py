@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import random
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 
 from sqlalchemy import Engine, Row, select
 
@@ -15,7 +13,7 @@ from core.model import Outbound
 from core.ports import Channel
 from storage.outbox import OutboxQueue
 from storage.store import I, O, unit_of_work_factory
-from tests.fakes import FakeChannel, Sent
+from tests.fakes import FakeChannel
 from tests.harness import Harness
 
 STUDENT_PLATFORM = "telegram"
@@ -94,32 +92,6 @@ def failing(channel: FakeChannel, decide: Callable[[int, Outbound], BaseExceptio
 def fail_first(channel: FakeChannel, *errors: BaseException) -> None:
     """The next len(errors) sends raise these, in order; later sends succeed."""
     failing(channel, lambda n, _m: errors[n - 1] if n <= len(errors) else None)
-
-
-@dataclass
-class SlowChannel:
-    """A platform whose first sends hang for `delays[i]` seconds (a send that times out)."""
-
-    platform: str = MENTOR_PLATFORM
-    max_text: int = 4000
-    delays: Sequence[float] = ()
-    sent: list[Sent] = field(default_factory=list)
-    calls: int = 0
-    _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
-
-    async def start(self, feed: object) -> None:
-        return None
-
-    async def stop(self) -> None:
-        return None
-
-    async def send(self, message: Outbound) -> str:
-        self.calls += 1
-        if self.calls <= len(self.delays):
-            await asyncio.sleep(self.delays[self.calls - 1])
-        sent = Sent(f"{self.platform}-slow-{next(self._ids)}", message)
-        self.sent.append(sent)
-        return sent.id
 
 
 def worker_on(

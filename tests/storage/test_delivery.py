@@ -14,11 +14,11 @@ from sqlalchemy import Row
 
 from core.delivery import MAX_ATTEMPTS, MAX_DELAY
 from core.ports import PermanentFailure, RetryLater, Unreachable
+from tests.fakes import FakeChannel
 from tests.harness import Harness
 from tests.storage.delivery_support import (
     MENTOR_PLATFORM,
     STUDENT_PLATFORM,
-    SlowChannel,
     conversation,
     drain,
     drain_one,
@@ -137,7 +137,7 @@ def test_transient_failures_back_off_further_each_time_then_deliver_once(
 def test_a_send_slower_than_send_timeout_is_retried_and_never_lost(any_world: Harness) -> None:
     w = any_world
     conversation(w)
-    slow = SlowChannel(delays=(5.0, 5.0))
+    slow = FakeChannel(platform=MENTOR_PLATFORM, delays=(5.0, 5.0))
     worker = worker_on(w, slow, send_timeout=0.05)
     mark = last_id(w)
     w.say("kid", "Tu es là?", platform=STUDENT_PLATFORM)
