@@ -13,6 +13,7 @@ from core.model import (
     OP_DELETE,
     OP_EDIT,
     Button,
+    DeliveredRef,
     Envelope,
     Inbound,
     Match,
@@ -72,7 +73,7 @@ def relay_text(ctx: Context, sender: Participant, inbound: Inbound) -> None:
     if sender.current_match_id != match.id:
         sender.current_match_id = match.id
         ctx.store.save_participant(sender)
-    deliver(ctx, sender, match, text, inbound)
+    deliver(ctx, sender, match, text, inbound, replied=ref)
 
 
 def _match_for(
@@ -109,15 +110,16 @@ def choose_conversation(ctx: Context, p: Participant, match_id: int, inbound: In
         # The pending text came with an earlier message whose id was not kept: record no source
         # id, so that a reply to the relayed copy is never threaded onto the button press.
         unthreaded = replace(inbound, message_id="")
-        deliver(ctx, p, match, pending, unthreaded, reply_to_original=False)
+        deliver(ctx, p, match, pending, unthreaded)
     elif other is not None:
         ctx.tell(p, "relay.now_talking", name=display_name(ctx, other, p.language))
 
 
 def deliver(
     ctx: Context, sender: Participant, match: Match, text: str, inbound: Inbound,
-    reply_to_original: bool = True,
+    replied: DeliveredRef | None = None,
 ) -> None:
+    """Relay `text`; `replied` is the delivered copy the sender answered, if they did."""
     assert sender.id is not None and match.id is not None
     ctx.conversation = match.id
     recipient = ctx.store.participant(match.other(sender.id))
@@ -129,7 +131,7 @@ def deliver(
     if address is None:
         ctx.tell(sender, "relay.unreachable", name=display_name(ctx, recipient, sender.language))
         return
-    reply_to = _counterpart_reply(ctx, inbound, match.id) if reply_to_original else None
+    reply_to = _counterpart_reply(ctx, replied, match.id)
     body = ctx.t(
         recipient.language, "relay.message",
         name=display_name(ctx, sender, recipient.language), text=text,
@@ -143,14 +145,11 @@ def deliver(
     )
 
 
-def _counterpart_reply(ctx: Context, inbound: Inbound, match_id: int) -> str | None:
+def _counterpart_reply(ctx: Context, ref: DeliveredRef | None, match_id: int) -> str | None:
     """When the sender replied to a relayed copy, thread the relay onto the original message.
 
     Only within the same conversation: a message id means nothing in another person's chat.
     """
-    if not inbound.reply_to:
-        return None
-    ref = ctx.store.delivered_ref(inbound.source, inbound.reply_to)
     if ref is None or ref.relayed_id is None or ref.match_id != match_id:
         return None
     source = ctx.store.relayed_source(ref.relayed_id)
