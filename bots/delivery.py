@@ -130,12 +130,6 @@ class DeliveryWorker:
                 raise fatal[0]
         return len(items)
 
-    async def deliver(self, item: OutboxItem) -> None:
-        """Send one row and record the outcome."""
-        ids = await self.send(item)
-        if ids is not None:
-            await asyncio.to_thread(self.queue.delivered_many, [(item, ids)], self.clock())
-
     async def send(
         self, item: OutboxItem, batch: list[int] | None = None
     ) -> tuple[str, ...] | None:

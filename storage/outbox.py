@@ -122,9 +122,6 @@ class OutboxQueue:
             if relayed:
                 conn.execute(_MARK_RELAYED, relayed)
 
-    def delivered(self, item: OutboxItem, message_ids: tuple[str, ...], now: datetime) -> None:
-        self.delivered_many([(item, message_ids)], now)
-
     def retry(self, item: OutboxItem, at: datetime, error: str, *, counts: bool = True) -> None:
         """Try again at `at`; a wait the platform asked for (`counts=False`) is no attempt."""
         with writing(self.engine) as conn:
@@ -183,11 +180,6 @@ class OutboxQueue:
                 .values(claimed_until=None)
             )
         return int(result.rowcount or 0)
-
-    def counts(self) -> dict[str, int]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(O.c.status, func.count()).group_by(O.c.status)).all()
-        return {status: int(n) for status, n in rows}
 
 
 def _item(row) -> OutboxItem:  # type: ignore[no-untyped-def]

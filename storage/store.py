@@ -25,7 +25,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 
 from core.model import (
     Address,
@@ -152,22 +151,12 @@ class SqlStore:
         keys = list(dict.fromkeys(event_keys))
         if not keys:
             return set()
-        statement = _CLAIM_EVENT.get(self.conn.dialect.name)
-        if statement is None:  # another database: one at a time, on the unique key
-            return {key for key in keys if self._claim_one(key, now)}
+        statement = _CLAIM_EVENT[self.conn.dialect.name]  # settings admit SQLite or PostgreSQL
         rows = self.conn.execute(statement, [{"event_key": k, "processed_at": now} for k in keys])
         return {row.event_key for row in rows}
 
     def claim_event(self, event_key: str, now: datetime) -> bool:
         return event_key in self.claim_events([event_key], now)
-
-    def _claim_one(self, event_key: str, now: datetime) -> bool:
-        try:
-            with self.conn.begin_nested():
-                self.conn.execute(insert(E).values(event_key=event_key, processed_at=now))
-        except IntegrityError:
-            return False
-        return True
 
     # identities -------------------------------------------------------------------------
     def identity(self, platform: Platform, platform_user_id: str) -> Identity | None:
@@ -204,10 +193,6 @@ class SqlStore:
             return self._addresses[participant_id]
         row = self.conn.execute(_ADDRESS_OF, {"pid": participant_id}).first()
         return Address(row.platform, row.chat_id, row.thread_id) if row else None
-
-    def identities_of(self, participant_id: int) -> list[Identity]:
-        rows = self.conn.execute(select(I).where(I.c.participant_id == participant_id))
-        return [mapping.identity_from(r) for r in rows]
 
     # participants -----------------------------------------------------------------------
     def participant(self, participant_id: int) -> Participant | None:
