@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine, text
 
+from bots.delivery import DeliveryWorker
 from core.model import Outbound
 from storage.engine import make_engine
 from storage.outbox import OutboxQueue
@@ -142,6 +143,18 @@ class SlowPlatform:
         self.sent.append(Sent(f"slow-{len(self.sent) + 1}", message))
         return self.sent[-1].id
 
+async def race(first: DeliveryWorker, other: DeliveryWorker, platform: SlowPlatform) -> int:
+    """The first instance claims and sends slowly; the other keeps trying meanwhile. Returns
+    how many rows the first instance handled."""
+    busy = asyncio.create_task(first.drain_once())
+    while not platform.sent and not busy.done():  # the first instance claims first
+        await asyncio.sleep(0.001)
+    while not busy.done():
+        await other.drain_once()
+        await asyncio.sleep(0.005)
+    return await busy
+
+
 
 def test_a_long_message_slower_than_the_lease_is_not_taken_over_by_another_instance(
     any_world: Harness, second_engine: Callable[[], Engine]
@@ -156,16 +169,7 @@ def test_a_long_message_slower_than_the_lease_is_not_taken_over_by_another_insta
     first = worker_on(w, platform, lease_seconds=LEASE, send_timeout=LEASE / 2)
     other = worker_on(w, platform, engine=second_engine(), lease_seconds=LEASE)
 
-    async def both_instances() -> None:
-        busy = asyncio.create_task(first.drain_once())
-        while not platform.sent and not busy.done():  # the first instance claims first
-            await asyncio.sleep(0.001)
-        while not busy.done():
-            await other.drain_once()
-            await asyncio.sleep(0.005)
-        assert await busy == 1
-
-    asyncio.run(both_instances())
+    assert asyncio.run(race(first, other, platform)) == 1
     parts = [s.message.text for s in platform.sent]
     assert len(parts) >= 6 and w.clock() - START > timedelta(seconds=2 * LEASE)
     assert len(set(parts)) == len(parts), "a part was sent twice"
@@ -188,16 +192,7 @@ def test_rows_waiting_on_a_slow_long_message_in_their_batch_are_not_sent_twice(
     first = worker_on(w, platform, lease_seconds=LEASE, send_timeout=LEASE / 2)
     other = worker_on(w, platform, engine=second_engine(), lease_seconds=LEASE)
 
-    async def both_instances() -> None:
-        busy = asyncio.create_task(first.drain_once())
-        while not platform.sent and not busy.done():  # the first instance claims first
-            await asyncio.sleep(0.001)
-        while not busy.done():
-            await other.drain_once()
-            await asyncio.sleep(0.005)
-        assert await busy == 2
-
-    asyncio.run(both_instances())
+    assert asyncio.run(race(first, other, platform)) == 2
     to_pro2 = [s.message.text for s in platform.sent if s.message.to.chat_id == "pro2"]
     assert to_pro2 == ["Léa :\nJuste un mot"]
     assert [r.status for r in outbox(w) if r.id > mark] == ["delivered", "delivered"]
