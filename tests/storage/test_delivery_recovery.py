@@ -143,6 +143,7 @@ class SlowPlatform:
         self.sent.append(Sent(f"slow-{len(self.sent) + 1}", message))
         return self.sent[-1].id
 
+
 async def race(first: DeliveryWorker, other: DeliveryWorker, platform: SlowPlatform) -> int:
     """The first instance claims and sends slowly; the other keeps trying meanwhile. Returns
     how many rows the first instance handled."""
