@@ -7,7 +7,7 @@ from datetime import datetime
 
 from core.fields import FieldList
 from core.i18n import Catalog
-from core.model import Address, Button, Envelope, Inbound, Outbound, Participant
+from core.model import Address, Button, Envelope, Outbound, Participant
 from core.ports import LanguageDetector, Store
 
 
@@ -59,11 +59,3 @@ class Context:
 
     def button(self, lang: str, key: str, action: str, **values: object) -> Button:
         return Button(self.t(lang, key, **values), action)
-
-
-@dataclass(frozen=True, slots=True)
-class Incoming:
-    """The inbound event together with who sent it (once known)."""
-
-    inbound: Inbound
-    participant: Participant
