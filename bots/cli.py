@@ -26,7 +26,7 @@ from bots.logs import setup_logging
 from bots.settings import Settings, SettingsError, load_settings
 from core.context import Context
 from core.errors import DomainError
-from core.matches import create_match
+from core.matches import create_match, propose_match
 from core.model import Invite, Role
 from core.roster import participant_from_row
 from storage.migrate import upgrade
@@ -189,19 +189,25 @@ def match() -> None:
 @match.command("create")
 @click.argument("student")
 @click.argument("mentor")
+@click.option("--accepted", is_flag=True,
+              help="The mentor already agreed: start the match now instead of asking them.")
 @pass_env
-def match_create(env: Env, student: str, mentor: str) -> None:
-    """Match STUDENT with MENTOR (pseudonyms) and introduce them."""
+def match_create(env: Env, student: str, mentor: str, accepted: bool) -> None:
+    """Propose STUDENT to MENTOR (pseudonyms): the mentor accepts or declines in chat."""
     services = build_services()
     with env.store() as store:
         ctx = Context(store, services, now())
         try:
-            created = create_match(ctx, student, mentor, actor="cli")
+            if accepted:
+                created = create_match(ctx, student, mentor, actor="cli")
+            else:
+                created = propose_match(ctx, student, mentor, actor="cli")
         except DomainError as error:
             message = services.catalog.t("en", error.key, **error.values)
             raise click.ClickException(message) from None
         store.enqueue(ctx.out, ctx.now)
-    click.echo(f"match {created.id}: {student} ↔ {mentor}")
+    verb = "started" if accepted else "proposed to the mentor"
+    click.echo(f"match {created.id}: {student} ↔ {mentor} ({verb})")
 
 
 @cli.command("import")

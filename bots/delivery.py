@@ -123,7 +123,8 @@ class DeliveryWorker:
             done = [(item, ids) for item, ids in zip(items, sent, strict=True)
                     if isinstance(ids, tuple)]
             if done:
-                await asyncio.to_thread(self.queue.delivered_many, done, self.clock())
+                await asyncio.to_thread(self.queue.delivered_many, done, self.clock(),
+                                        bool(getattr(self.channel, "threads", False)))
             fatal = [o for o in sent
                      if isinstance(o, BaseException) and not isinstance(o, Exception)]
             if fatal:  # the process is going down (exit, interrupt): let it, once that is saved

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from core import onboarding, relay
+from core import matches, mentoring, onboarding, relay
 from core.commands import Command, parse_command
 from core.context import Context, Services
 from core.model import LANGUAGES, Identity, Inbound, Participant, Role, Step
@@ -82,8 +82,15 @@ def route(ctx: Context, inbound: Inbound) -> None:
     if participant is None:  # identity of an erased person: start over
         onboarding.welcome_stranger(ctx, inbound, command)
         return
-    if inbound.edited:
-        if participant.step is Step.DONE and participant.role is not Role.COORDINATOR:
+    ctx.sender_id = participant.id
+    if inbound.source != inbound.source.home:  # typed in a thread, or answered privately
+        ctx.reply_address = inbound.source
+    relaying = participant.step is Step.DONE and participant.role is not Role.COORDINATOR
+    if inbound.deleted:
+        if relaying:
+            relay.retract(ctx, participant, inbound)
+    elif inbound.edited:
+        if relaying:
             relay.edit_relayed(ctx, participant, inbound)
     elif command is not None:
         run_command(ctx, participant, command, inbound)
@@ -98,9 +105,15 @@ def route(ctx: Context, inbound: Inbound) -> None:
 
 
 def _refresh_address(ctx: Context, identity: Identity, inbound: Inbound) -> None:
-    """People move (a chat migrates, a DM reopens, a blocked bot is unblocked): follow them."""
-    if identity.address != inbound.source or not identity.reachable:
-        identity.address = inbound.source
+    """People move (a chat migrates, a DM reopens, a blocked bot is unblocked): follow them.
+
+    Only to the chat itself: a thread or a private view is where one answer goes, not where
+    everything else should. A private view (a slash command's) never moves anyone."""
+    if inbound.source.private_to is not None:
+        return
+    home = inbound.source.home
+    if identity.address != home or not identity.reachable:
+        identity.address = home
         identity.reachable = True
         identity.last_seen_at = ctx.now
         ctx.store.save_identity(identity)
@@ -110,7 +123,9 @@ def run_command(ctx: Context, p: Participant, command: Command, inbound: Inbound
     onboarding_done = p.step is Step.DONE
     match command.name:
         case "help":
-            ctx.tell(p, f"help.{p.role.value}" if onboarding_done else "help.onboarding")
+            key = f"help.{p.role.value}" if onboarding_done else "help.onboarding"
+            hint = _COMMAND_HINTS.get(inbound.source.platform) if onboarding_done else None
+            ctx.tell(p, key, hint=ctx.t(p.language, hint) if hint else "")
         case "start":
             if onboarding_done:
                 ctx.tell(p, "welcome.already", name=p.pseudonym)
@@ -124,12 +139,24 @@ def run_command(ctx: Context, p: Participant, command: Command, inbound: Inbound
             relay.end_conversation(ctx, p, None)
         case "unsend" | "retirer" if onboarding_done:
             relay.unsend(ctx, p, inbound)
+        case "pause" if onboarding_done:
+            mentoring.set_paused(ctx, p, True)
+        case "resume" | "reprendre" if onboarding_done:
+            mentoring.set_paused(ctx, p, False)
+        case "capacity" | "capacite" if onboarding_done:
+            mentoring.capacity(ctx, p, command.args)
+        case "kit" if onboarding_done:
+            mentoring.kit(ctx, p)
         case _ if not onboarding_done:
             ctx.tell(p, "onboarding.finish_first")
             onboarding.prompt(ctx, p)
         case _:
             log.info("event=unknown_command")
             ctx.tell(p, "command.unknown", command=command.name)
+
+
+# Where commands are typed differently (Slack has one slash command, `/passerelle pause`).
+_COMMAND_HINTS = {"slack": "help.hint.slack"}
 
 
 def press_button(ctx: Context, p: Participant, inbound: Inbound) -> None:
@@ -142,6 +169,12 @@ def press_button(ctx: Context, p: Participant, inbound: Inbound) -> None:
         relay.choose_conversation(ctx, p, int(value), inbound)
     elif verb == "end" and _is_id(value):
         relay.end_conversation(ctx, p, int(value))
+    elif verb == "accept" and _is_id(value):
+        matches.accept_request(ctx, p, int(value))
+    elif verb == "decline" and _is_id(value):
+        matches.decline_request(ctx, p, int(value))
+    elif verb == "pause" and value in ("on", "off"):
+        mentoring.set_paused(ctx, p, value == "on")
     else:
         log.info("event=stale_button")
         ctx.tell(p, "button.stale")

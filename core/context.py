@@ -19,6 +19,9 @@ class Services:
     fields: FieldList
     detect: LanguageDetector
     relay_captions: bool = False  # policy: pass on the words that come with a photo or file
+    # Platforms where each match lives in its own thread (Slack): there, a message outside any
+    # match's thread cannot be routed by where it was written.
+    threaded: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)
@@ -28,6 +31,10 @@ class Context:
     now: datetime
     out: list[Envelope] = field(default_factory=list)
     conversation: int | None = None  # the match an event was about, for the log line
+    # Where the person who sent the event typed it, when that is not simply their chat (a
+    # thread, a private view): answers to them go there.
+    sender_id: int | None = None
+    reply_address: Address | None = None
 
     def t(self, lang: str, key: str, **values: object) -> str:
         return self.services.catalog.t(lang, key, **values)
@@ -39,21 +46,35 @@ class Context:
         key: str,
         buttons: tuple[Button, ...] = (),
         recipient_id: int | None = None,
+        about_match: int | None = None,
+        opens_thread: bool = False,
         **values: object,
     ) -> None:
         text = self.t(lang, key, **values)
-        self.out.append(Envelope(Outbound(address, text, buttons), recipient_id=recipient_id))
+        self.out.append(Envelope(Outbound(address, text, buttons), recipient_id=recipient_id,
+                                 match_id=about_match, opens_thread=opens_thread))
 
     def tell(
-        self, participant: Participant, key: str, buttons: tuple[Button, ...] = (), **values: object
+        self, participant: Participant, key: str, buttons: tuple[Button, ...] = (),
+        about_match: int | None = None, opens_thread: bool = False, **values: object,
     ) -> bool:
-        """Say something to a participant wherever they were last seen; False if unreachable."""
+        """Say something to a participant; False if unreachable.
+
+        It goes where they were last seen, or where they just wrote from when this answers
+        them; a message `about_match` goes into that match's thread on platforms with threads
+        (and a reply to it is routed to that match).
+        """
         assert participant.id is not None
-        address = self.store.address_of(participant.id)
+        address = None
+        if participant.id == self.sender_id and about_match is None:
+            address = self.reply_address
+        if address is None:
+            address = self.store.address_of(participant.id)
         if address is None:
             return False
         self.send_to_address(
-            address, participant.language, key, buttons, recipient_id=participant.id, **values
+            address, participant.language, key, buttons, recipient_id=participant.id,
+            about_match=about_match, opens_thread=opens_thread, **values,
         )
         return True
 

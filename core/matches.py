@@ -1,39 +1,130 @@
-"""Creating matches by hand (the CLI now; coordinators and the matcher later)."""
+"""Matches: proposing one to a mentor, the mentor's answer, and matching directly.
+
+A mentor accepts or declines every proposal (a coordinator's, and later the matcher's and a
+student's own request): nobody is handed a student they did not agree to take on.
+"""
 
 from __future__ import annotations
 
 from core.context import Context
 from core.errors import DomainError
-from core.fields import FieldList
-from core.model import Match, Participant, Role, Step
+from core.model import Match, MatchStatus, Participant, Role, Step
 from core.relay import display_name
 
 
-def create_match(ctx: Context, student_name: str, mentor_name: str, actor: str) -> Match:
-    """Match a student with a mentor and introduce them to each other."""
-    student = _onboarded(ctx, student_name, Role.STUDENT)
-    mentor = _onboarded(ctx, mentor_name, Role.MENTOR)
+def propose_match(
+    ctx: Context, student_name: str, mentor_name: str, actor: str, question: str | None = None
+) -> Match:
+    """Ask a mentor to take a student on; nothing is said to the student until they accept."""
+    student, mentor = _pair(ctx, student_name, mentor_name)
+    if mentor.paused:
+        raise DomainError("match.paused", mentor=mentor.pseudonym)
     assert student.id is not None and mentor.id is not None
-    if any(m.mentor_id == mentor.id for m in ctx.store.active_matches(student.id)):
-        raise DomainError("match.exists", student=student.pseudonym, mentor=mentor.pseudonym)
-    load = len(ctx.store.active_matches(mentor.id))
-    if mentor.capacity is not None and load >= mentor.capacity:
-        raise DomainError("match.full", mentor=mentor.pseudonym, capacity=mentor.capacity)
+    match = ctx.store.add_match(Match(student.id, mentor.id, status=MatchStatus.REQUESTED,
+                                      created_at=ctx.now, question=question))
+    ctx.store.audit(actor, "match_request", {"match_id": match.id}, ctx.now)
+    _send_request(ctx, match, student, mentor)
+    return match
+
+
+def create_match(ctx: Context, student_name: str, mentor_name: str, actor: str) -> Match:
+    """Match a student with a mentor who already agreed, and introduce them to each other."""
+    student, mentor = _pair(ctx, student_name, mentor_name)
+    assert student.id is not None and mentor.id is not None
     match = ctx.store.add_match(Match(student.id, mentor.id, created_at=ctx.now))
     ctx.store.audit(actor, "match_create", {"match_id": match.id}, ctx.now)
-    fields: FieldList = ctx.services.fields
+    _introduce(ctx, match, student, mentor, mentor_key="match.intro_mentor", opens_thread=True)
+    return match
+
+
+def accept_request(ctx: Context, mentor: Participant, match_id: int) -> None:
+    """The mentor's "accept": the match starts, and the student hears the good news."""
+    match = _own_request(ctx, mentor, match_id)
+    if match is None:
+        return
+    load = len(ctx.store.active_matches(mentor.id or 0))
+    if mentor.capacity is not None and load >= mentor.capacity:
+        ctx.tell(mentor, "request.full", capacity=mentor.capacity)
+        return
+    student = ctx.store.participant(match.student_id)
+    assert student is not None
+    match.status = MatchStatus.ACTIVE
+    ctx.store.save_match(match)
+    ctx.store.audit(f"participant:{mentor.id}", "match_accept", {"match_id": match.id}, ctx.now)
+    _introduce(ctx, match, student, mentor, mentor_key="request.accepted", opens_thread=False)
+
+
+def decline_request(ctx: Context, mentor: Participant, match_id: int) -> None:
+    match = _own_request(ctx, mentor, match_id)
+    if match is None:
+        return
+    match.status = MatchStatus.DECLINED
+    match.ended_at = ctx.now
+    match.ended_by = mentor.id
+    ctx.store.save_match(match)
+    ctx.store.audit(f"participant:{mentor.id}", "match_decline", {"match_id": match.id}, ctx.now)
+    ctx.tell(mentor, "request.declined", about_match=match.id)
+
+
+def _own_request(ctx: Context, mentor: Participant, match_id: int) -> Match | None:
+    """The mentor's request `match_id` if it still waits for an answer; else say why not."""
+    match = ctx.store.match(match_id)
+    if match is None or match.mentor_id != mentor.id:
+        ctx.tell(mentor, "button.stale")
+        return None
+    if match.status is not MatchStatus.REQUESTED:
+        ctx.tell(mentor, f"request.already_{match.status.value}", about_match=match.id)
+        return None
+    return match
+
+
+def _send_request(ctx: Context, match: Match, student: Participant, mentor: Participant) -> None:
+    lang = mentor.language
+    buttons = (
+        ctx.button(lang, "request.accept", f"accept:{match.id}"),
+        ctx.button(lang, "request.decline", f"decline:{match.id}"),
+        ctx.button(lang, "pause.button", "pause:on"),
+    )
+    question = match.question or ctx.t(lang, "request.no_question")
+    ctx.tell(mentor, "request.to_mentor", buttons=buttons, about_match=match.id,
+             opens_thread=True, question=question, **_student_card(ctx, student, lang))
+
+
+def _student_card(ctx: Context, student: Participant, lang: str) -> dict[str, object]:
+    """What a mentor learns about a student: pseudonym, age and interests, never more."""
+    return {
+        "name": display_name(ctx, student, lang),
+        "age": student.age or "?",
+        "fields": ctx.services.fields.labels(student.fields, lang) or "—",
+    }
+
+
+def _introduce(
+    ctx: Context, match: Match, student: Participant, mentor: Participant, *,
+    mentor_key: str, opens_thread: bool,
+) -> None:
     for p in (student, mentor):
         # With one conversation, plain messages go to it. With a second one, guessing would send
         # a greeting meant for the newcomer to the first person: the next message asks instead.
         p.current_match_id = match.id if p.current_match_id is None else None
         ctx.store.save_participant(p)
-    ctx.tell(student, "match.intro_student", name=display_name(ctx, mentor, student.language))
-    ctx.tell(
-        mentor, "match.intro_mentor", name=display_name(ctx, student, mentor.language),
-        fields=fields.labels(student.fields, mentor.language) or "—",
-        age=student.age or "?",
-    )
-    return match
+    ctx.tell(student, "match.intro_student", about_match=match.id,
+             name=display_name(ctx, mentor, student.language))
+    ctx.tell(mentor, mentor_key, about_match=match.id, opens_thread=opens_thread,
+             **_student_card(ctx, student, mentor.language))
+
+
+def _pair(ctx: Context, student_name: str, mentor_name: str) -> tuple[Participant, Participant]:
+    """The two people a match would join, if they may be matched (else DomainError)."""
+    student = _onboarded(ctx, student_name, Role.STUDENT)
+    mentor = _onboarded(ctx, mentor_name, Role.MENTOR)
+    assert student.id is not None and mentor.id is not None
+    if any(m.mentor_id == mentor.id for m in ctx.store.open_matches(student.id)):
+        raise DomainError("match.exists", student=student.pseudonym, mentor=mentor.pseudonym)
+    load = len(ctx.store.active_matches(mentor.id))
+    if mentor.capacity is not None and load >= mentor.capacity:
+        raise DomainError("match.full", mentor=mentor.pseudonym, capacity=mentor.capacity)
+    return student, mentor
 
 
 def _onboarded(ctx: Context, pseudonym: str, role: Role) -> Participant:

@@ -47,7 +47,9 @@ class Step(StrEnum):
 
 
 class MatchStatus(StrEnum):
+    REQUESTED = "requested"  # waiting for the mentor to accept or decline
     ACTIVE = "active"
+    DECLINED = "declined"
     ENDED = "ended"
 
 
@@ -58,6 +60,16 @@ class Address:
     platform: Platform
     chat_id: str
     thread_id: str | None = None
+    # Shown to this platform user only (a Slack ephemeral answer to a slash command). Only ever
+    # the recipient's own handle, never the sender's.
+    private_to: str | None = None
+
+    @property
+    def home(self) -> Address:
+        """The chat itself, without a thread or a private view: what an identity remembers."""
+        if self.thread_id is None and self.private_to is None:
+            return self
+        return Address(self.platform, self.chat_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +92,7 @@ class Inbound:
     locale_hint: str | None = None
     edited: bool = False  # the person edited their message `message_id` (text is the new one)
     media: str | None = None  # what came instead of text: sticker, photo, contact, location…
+    deleted: bool = False  # the person deleted their message `message_id`
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +120,9 @@ class Envelope:
     relayed_id: int | None = None
     sender_id: int | None = None
     op: str = OP_SEND  # edit/delete act on the delivered copy of `relayed_id`
+    # The first message of a match to this recipient: on a platform with threads, the rest of
+    # the match's messages go into a thread under it.
+    opens_thread: bool = False
 
 
 @dataclass(slots=True)
@@ -123,6 +139,7 @@ class Participant:
     years: int | None = None
     capacity: int | None = None
     vetted: bool = False
+    paused: bool = False  # a mentor taking a break: no new requests meanwhile
     current_match_id: int | None = None
     pending_text: str | None = None
     created_at: datetime | None = None
@@ -162,6 +179,7 @@ class Match:
     created_at: datetime | None = None
     ended_at: datetime | None = None
     ended_by: int | None = None
+    question: str | None = None  # the student's first question, shown with the request
     id: int | None = None
 
     def other(self, participant_id: int) -> int:

@@ -62,7 +62,8 @@ def welcome_stranger(ctx: Context, inbound: Inbound, command: Command | None) ->
     participant = _participant_for(ctx, invite, lang)
     assert participant.id is not None
     ctx.store.add_identity(
-        Identity(inbound.source.platform, inbound.platform_user_id, participant.id, inbound.source,
+        Identity(inbound.source.platform, inbound.platform_user_id, participant.id,
+                 inbound.source.home,
                  last_seen_at=ctx.now)
     )
     ctx.store.audit(

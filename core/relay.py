@@ -12,6 +12,7 @@ from core.context import Context
 from core.model import (
     OP_DELETE,
     OP_EDIT,
+    Address,
     Button,
     DeliveredRef,
     Envelope,
@@ -61,19 +62,31 @@ def relay_text(ctx: Context, sender: Participant, inbound: Inbound) -> None:
     if ref is not None and ref.match_id is not None and ref.match_id not in {
             m.id for m in matches}:
         # A reply to a conversation that has ended: never let it fall through to someone else.
-        ctx.tell(sender, "relay.conversation_gone")
+        waiting = ctx.store.match(ref.match_id)
+        requested = waiting is not None and waiting.status is MatchStatus.REQUESTED
+        ctx.tell(sender, "request.answer_first" if requested else "relay.conversation_gone")
+        return
+    if inbound.source.platform in ctx.services.threaded and (ref is None or ref.match_id is None):
+        # Where each conversation has its thread, a message outside them all says nothing of
+        # whom it is for: ask, keep it, and point at the threads for next time.
+        _keep_pending(ctx, sender, text)
+        ask_which(ctx, sender, matches, "relay.use_thread", "conv")
         return
     match = _match_for(ctx, sender, matches, ref.match_id if ref else None)
     if match is None:
-        # Several messages may come before the person answers "which one?": keep them all.
-        sender.pending_text = f"{sender.pending_text}\n{text}" if sender.pending_text else text
-        ctx.store.save_participant(sender)
+        _keep_pending(ctx, sender, text)
         ask_which(ctx, sender, matches, "relay.which", "conv")
         return
     if sender.current_match_id != match.id:
         sender.current_match_id = match.id
         ctx.store.save_participant(sender)
     deliver(ctx, sender, match, text, inbound, replied=ref)
+
+
+def _keep_pending(ctx: Context, sender: Participant, text: str) -> None:
+    """Several messages may come before the person answers "which one?": keep them all."""
+    sender.pending_text = f"{sender.pending_text}\n{text}" if sender.pending_text else text
+    ctx.store.save_participant(sender)
 
 
 def _match_for(
@@ -193,7 +206,7 @@ def end_match(ctx: Context, match: Match, ended_by: Participant | None) -> None:
         other = ctx.store.participant(match.other(pid))
         name = display_name(ctx, other, p.language) if other else "?"
         key = "end.done_by_you" if ended_by and ended_by.id == pid else "end.done_by_other"
-        ctx.tell(p, key, name=name)
+        ctx.tell(p, key, about_match=match.id, name=name)
 
 
 def _own_active_match(ctx: Context, p: Participant, match_id: int) -> Match | None:
@@ -233,16 +246,29 @@ def unsend(ctx: Context, sender: Participant, inbound: Inbound) -> None:
     if not inbound.reply_to:
         ctx.tell(sender, "unsend.how")
         return
-    found = ctx.store.find_relayed(inbound.source, inbound.reply_to, sender.id)
+    if _remove_copy(ctx, sender, inbound.source, inbound.reply_to):
+        ctx.tell(sender, "unsend.done")
+    else:
+        ctx.tell(sender, "unsend.not_found")
+
+
+def retract(ctx: Context, sender: Participant, inbound: Inbound) -> None:
+    """The sender deleted a message we relayed: the other side's copy goes too (silently: a
+    deleted command or onboarding answer had nothing relayed)."""
+    _remove_copy(ctx, sender, inbound.source, inbound.message_id)
+
+
+def _remove_copy(ctx: Context, sender: Participant, source: Address, message_id: str) -> bool:
+    assert sender.id is not None
+    found = ctx.store.find_relayed(source, message_id, sender.id)
     match = _own_active_match(ctx, sender, found[1]) if found else None
     address = ctx.store.address_of(match.other(sender.id)) if match else None
     if found is None or match is None or address is None:
-        ctx.tell(sender, "unsend.not_found")
-        return
+        return False
     relayed_id, match_id = found
     ctx.conversation = match_id
     ctx.store.set_relayed_body(relayed_id, "")  # they wanted it gone: keep no copy either
     ctx.out.append(Envelope(Outbound(address, ""), recipient_id=match.other(sender.id),
                             match_id=match_id, relayed_id=relayed_id, sender_id=sender.id,
                             op=OP_DELETE))
-    ctx.tell(sender, "unsend.done")
+    return True

@@ -33,6 +33,7 @@ def participant_from(row: Any) -> Participant:
         mentor_kind=_KINDS[row.mentor_kind] if row.mentor_kind else None,
         profession=row.profession,
         years=row.years, capacity=row.capacity, vetted=bool(row.vetted),
+        paused=bool(row.paused),
         current_match_id=row.current_match_id, pending_text=row.pending_text,
         created_at=row.created_at,
     )
@@ -45,7 +46,7 @@ def participant_values(p: Participant) -> dict[str, Any]:
         "language": p.language, "school_id": p.school_id, "step": p.step.value, "age": p.age,
         "fields": ",".join(p.fields), "mentor_kind": p.mentor_kind.value if p.mentor_kind else None,
         "profession": p.profession, "years": p.years, "capacity": p.capacity,
-        "vetted": p.vetted, "current_match_id": p.current_match_id,
+        "vetted": p.vetted, "paused": p.paused, "current_match_id": p.current_match_id,
         "pending_text": p.pending_text,
     }
 
@@ -70,7 +71,7 @@ def match_from(row: Any) -> Match:
     return Match(
         id=row.id, student_id=row.student_id, mentor_id=row.mentor_id,
         status=MatchStatus(row.status), created_at=row.created_at, ended_at=row.ended_at,
-        ended_by=row.ended_by,
+        ended_by=row.ended_by, question=row.question,
     )
 
 

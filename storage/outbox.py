@@ -11,13 +11,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, bindparam, func, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
 
 from core.delivery import OutboxItem
 from core.model import OP_DELETE, OP_EDIT, OP_SEND, Address, Envelope, Outbound
 from storage import mapping
 from storage.engine import writing
-from storage.store import O, R
+from storage.store import O, R, T
 
 _CHAT_HEADS = (
     select(func.min(O.c.id))
@@ -29,8 +29,16 @@ _CHAT_HEADS = (
 _DELIVERED_COPY = (
     select(R.c.dest_message_id).where(R.c.id == O.c.relayed_id).scalar_subquery()
 )
+# A match's messages go into the thread its first message opened for that recipient, when the
+# platform has threads; that thread is known only once the first message was delivered.
+_MATCH_THREAD = (
+    select(T.c.thread_id).where(
+        T.c.match_id == O.c.match_id, T.c.participant_id == O.c.recipient_id,
+        T.c.platform == O.c.platform, T.c.chat_id == O.c.chat_id,
+    ).limit(1).scalar_subquery()
+)
 _CLAIM = (
-    select(O, _DELIVERED_COPY.label("copy_id"))
+    select(O, _DELIVERED_COPY.label("copy_id"), _MATCH_THREAD.label("match_thread"))
     .where(
         O.c.id.in_(_CHAT_HEADS),
         O.c.next_attempt_at <= bindparam("now"),
@@ -102,9 +110,14 @@ class OutboxQueue:
             )
 
     def delivered_many(
-        self, done: list[tuple[OutboxItem, tuple[str, ...]]], now: datetime
+        self, done: list[tuple[OutboxItem, tuple[str, ...]]], now: datetime,
+        threaded: bool = False,
     ) -> None:
-        """Record accepted messages, a batch in one transaction (one commit, not one each)."""
+        """Record accepted messages, a batch in one transaction (one commit, not one each).
+
+        On a platform with threads (`threaded`), a match's first message to a person becomes
+        the root of the thread the rest of that match goes into.
+        """
         rows = [
             {"row_id": item.id, "status": "delivered", "delivered_at": now,
              "claimed_until": None, "parts_sent": len(ids),
@@ -117,10 +130,17 @@ class OutboxQueue:
             for item, ids in done
             if item.envelope.relayed_id is not None and ids and item.envelope.op == OP_SEND
         ]
+        roots = [
+            (item.envelope, ids[0]) for item, ids in done
+            if threaded and ids and item.envelope.opens_thread
+            and item.envelope.match_id is not None and item.envelope.recipient_id is not None
+        ]
         with writing(self.engine) as conn:
             conn.execute(_MARK_DELIVERED, rows)
             if relayed:
                 conn.execute(_MARK_RELAYED, relayed)
+            for envelope, root in roots:
+                _record_thread(conn, envelope, root)
 
     def retry(self, item: OutboxItem, at: datetime, error: str, *, counts: bool = True) -> None:
         """Try again at `at`; a wait the platform asked for (`counts=False`) is no attempt."""
@@ -182,10 +202,23 @@ class OutboxQueue:
         return int(result.rowcount or 0)
 
 
+def _record_thread(conn: Connection, envelope: Envelope, root: str) -> None:
+    """Remember the thread a match opened (the latest, should its first message go out twice)."""
+    to = envelope.message.to
+    key = (T.c.match_id == envelope.match_id, T.c.participant_id == envelope.recipient_id,
+           T.c.platform == to.platform, T.c.chat_id == to.chat_id)
+    conn.execute(delete(T).where(*key))
+    conn.execute(insert(T).values(
+        match_id=envelope.match_id, participant_id=envelope.recipient_id,
+        platform=to.platform, chat_id=to.chat_id, thread_id=root,
+    ))
+
+
 def _item(row) -> OutboxItem:  # type: ignore[no-untyped-def]
     copy_id = getattr(row, "copy_id", None)
+    thread = row.thread_id or getattr(row, "match_thread", None)
     message = Outbound(
-        Address(row.platform, row.chat_id, row.thread_id), row.text,
+        Address(row.platform, row.chat_id, thread, row.private_to), row.text,
         mapping.buttons_from_json(row.buttons), row.reply_to,
         edit_of=copy_id if row.op == OP_EDIT else None,
         delete_of=copy_id if row.op == OP_DELETE else None,
@@ -193,6 +226,7 @@ def _item(row) -> OutboxItem:  # type: ignore[no-untyped-def]
     envelope = Envelope(
         message, recipient_id=row.recipient_id, match_id=row.match_id,
         relayed_id=row.relayed_id, sender_id=row.sender_id, op=row.op,
+        opens_thread=bool(row.opens_thread),
     )
     ids = tuple(i for i in row.platform_message_ids.split(",") if i)
     return OutboxItem(row.id, envelope, row.attempts, row.parts_sent, ids)

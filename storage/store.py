@@ -51,6 +51,7 @@ from storage.tables import (
     ProgramRow,
     RelayedMessageRow,
     SchoolRow,
+    ThreadRow,
 )
 
 P = ParticipantRow.__table__
@@ -62,6 +63,7 @@ E = ProcessedEventRow.__table__
 O = OutboxRow.__table__  # noqa: E741
 A = AuditRow.__table__
 S = SchoolRow.__table__
+T = ThreadRow.__table__
 PR = ProgramRow.__table__
 
 
@@ -294,7 +296,7 @@ class SqlStore:
         result = self.conn.execute(
             insert(M).values(
                 student_id=match.student_id, mentor_id=match.mentor_id, status=match.status.value,
-                created_at=match.created_at,
+                created_at=match.created_at, question=match.question,
             )
         )
         match.id = result.inserted_primary_key[0]
@@ -303,9 +305,19 @@ class SqlStore:
     def save_match(self, match: Match) -> None:
         self.conn.execute(
             update(M).where(M.c.id == match.id).values(
-                status=match.status.value, ended_at=match.ended_at, ended_by=match.ended_by
+                status=match.status.value, ended_at=match.ended_at, ended_by=match.ended_by,
+                created_at=match.created_at,
             )
         )
+
+    def open_matches(self, participant_id: int) -> list[Match]:
+        rows = self.conn.execute(
+            select(M).where(
+                M.c.status.in_((MatchStatus.ACTIVE.value, MatchStatus.REQUESTED.value)),
+                (M.c.student_id == participant_id) | (M.c.mentor_id == participant_id),
+            ).order_by(M.c.id)
+        )
+        return [mapping.match_from(row) for row in rows]
 
     def active_matches(self, participant_id: int) -> list[Match]:
         matches = []
@@ -404,6 +416,7 @@ def _outbox_values(env: Envelope, now: datetime) -> dict[str, Any]:
     msg = env.message
     return {
         "platform": msg.to.platform, "chat_id": msg.to.chat_id, "thread_id": msg.to.thread_id,
+        "private_to": msg.to.private_to, "opens_thread": env.opens_thread,
         "text": msg.text, "buttons": mapping.buttons_to_json(msg.buttons),
         "reply_to": msg.reply_to, "recipient_id": env.recipient_id, "sender_id": env.sender_id,
         "match_id": env.match_id, "relayed_id": env.relayed_id, "op": env.op,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Text, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 
@@ -37,6 +37,7 @@ class ParticipantRow(SQLModel, table=True):
     years: int | None = None
     capacity: int | None = None
     vetted: bool = False
+    paused: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     current_match_id: int | None = None
     pending_text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_at: datetime
@@ -75,6 +76,21 @@ class MatchRow(SQLModel, table=True):
     created_at: datetime
     ended_at: datetime | None = None
     ended_by: int | None = None
+    question: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class ThreadRow(SQLModel, table=True):
+    """The thread a match lives in for one participant, on a platform that has threads (the
+    Slack thread under the match's first message): kept so it outlives a restart."""
+
+    __tablename__ = "conversation_threads"
+    __table_args__ = (UniqueConstraint("match_id", "participant_id", "platform", "chat_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    match_id: int = Field(foreign_key="matches.id")
+    participant_id: int = Field(foreign_key="participants.id")
+    platform: str = Field(max_length=16)
+    chat_id: str = Field(max_length=64)
+    thread_id: str = Field(max_length=64)
 
 
 class RelayedMessageRow(SQLModel, table=True):
@@ -109,6 +125,7 @@ class OutboxRow(SQLModel, table=True):
     platform: str = Field(max_length=16)
     chat_id: str = Field(max_length=64)
     thread_id: str | None = Field(default=None, max_length=64)
+    private_to: str | None = Field(default=None, max_length=64)
     text: str = Field(sa_column=Column(Text, nullable=False))
     buttons: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     reply_to: str | None = Field(default=None, max_length=64)
@@ -117,6 +134,7 @@ class OutboxRow(SQLModel, table=True):
     match_id: int | None = None
     relayed_id: int | None = None
     op: str = Field(default="send", max_length=8, sa_column_kwargs={"server_default": "send"})
+    opens_thread: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     status: str = Field(default="pending", max_length=16)
     attempts: int = 0
     parts_sent: int = 0

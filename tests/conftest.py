@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 from collections.abc import Iterator
@@ -90,3 +91,9 @@ def world(sqlite_db: Engine, services: Services) -> Harness:
 @pytest.fixture
 def any_world(any_db: Engine, services: Services) -> Harness:
     return Harness(any_db, services)
+
+
+@pytest.fixture
+def slack_world(sqlite_db: Engine, services: Services) -> Harness:
+    """A world where "slack" is a platform with a thread per match."""
+    return Harness(sqlite_db, dataclasses.replace(services, threaded=frozenset({"slack"})))

@@ -27,6 +27,7 @@ class FakeChannel:
 
     platform: str = "playground"
     max_text: int = 4000
+    threads: bool = False  # each match in its own thread, like Slack
     script: Callable[[int, Outbound], BaseException | None] | None = None
     delays: Sequence[float] = ()  # the first sends hang this long (a send that times out)
     sent: list[Sent] = field(default_factory=list)

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from bots.delivery import DeliveryWorker
 from core.bus import Bus
 from core.context import Context, Services
-from core.matches import create_match
+from core.matches import create_match, propose_match
 from core.model import Address, Inbound, Invite, Participant, Role
 from storage.outbox import OutboxQueue
 from storage.store import SqlStore, SqlUnitOfWork, unit_of_work_factory
@@ -50,14 +50,19 @@ class Harness:
         self, user: str, text: str = "", *, platform: str = "playground",
         reply_to: str | None = None, action: str | None = None, locale: str | None = None,
         event_key: str | None = None, chat: str | None = None, message_id: str | None = None,
-        edited: bool = False, media: str | None = None,
+        edited: bool = False, media: str | None = None, thread: str | None = None,
+        private: bool = False, deleted: bool = False,
     ) -> bool:
+        """`thread`: written in that thread (its root's id is also what it replies to, as on
+        Slack); `private`: a slash command, answered to `user` only."""
         inbound = Inbound(
             event_key=event_key or f"{platform}:{self._run}:{next(self._events)}",
-            source=Address(platform, chat or user),  # type: ignore[arg-type]
+            source=Address(platform, chat or user, thread,  # type: ignore[arg-type]
+                           user if private else None),
             platform_user_id=user, text=text,
             message_id=message_id or f"in-{next(self._messages)}",
-            reply_to=reply_to, action=action, locale_hint=locale, edited=edited, media=media,
+            reply_to=reply_to or thread, action=action, locale_hint=locale, edited=edited,
+            media=media, deleted=deleted,
         )
         return self.bus.handle(inbound, self.clock())
 
@@ -67,7 +72,8 @@ class Harness:
     # the platforms receive -----------------------------------------------------------------
     def channel(self, platform: str = "playground") -> FakeChannel:
         if platform not in self.channels:
-            self.channels[platform] = FakeChannel(platform=platform)
+            threads = platform in self.services.threaded
+            self.channels[platform] = FakeChannel(platform=platform, threads=threads)
         return self.channels[platform]
 
     def worker(self, platform: str = "playground", **options: object) -> DeliveryWorker:
@@ -130,9 +136,19 @@ class Harness:
             self.say(user, text, platform=platform)
 
     def match(self, student: str, mentor: str) -> int:
+        """Match two people directly (the mentor agreed beforehand)."""
         with self.store() as store:
             ctx = Context(store, self.services, self.clock())
             match = create_match(ctx, student, mentor, actor="test")
+            store.enqueue(ctx.out, ctx.now)
+        assert match.id is not None
+        return match.id
+
+    def propose(self, student: str, mentor: str, question: str | None = None) -> int:
+        """Send the mentor a request to take the student on (they accept or decline)."""
+        with self.store() as store:
+            ctx = Context(store, self.services, self.clock())
+            match = propose_match(ctx, student, mentor, actor="test", question=question)
             store.enqueue(ctx.out, ctx.now)
         assert match.id is not None
         return match.id

@@ -134,16 +134,23 @@ async def test_a_student_enrols_by_deep_link_and_talks_to_a_playground_mentor(
     (done,) = await said(fake, 1)
     assert done["text"] == catalog.t("fr", "onboarding.done.student", name="Zozo")
 
-    # a coordinator matches her with the demo mentor from the command line
+    # a coordinator proposes her to the demo mentor from the command line; he accepts
     env = {k: v for k, v in os.environ.items() if not k.startswith("PASSERELLE_")}
     env["PASSERELLE_DATABASE_URL"] = sqlite_db.url.render_as_string(hide_password=False)
     mark = len(fake.sent(ZOE))
+    seen = len(await playground(service, "mentor"))
     process = await asyncio.create_subprocess_exec(
         PASSERELLE, "match", "create", "Zozo", "Samir", env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    _, error = await asyncio.wait_for(process.communicate(), 60)
+    out, error = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 0, error
-    service.poke_all()  # another process wrote the introduction: look now, not at the next poll
+    match_id = int(out.decode().split()[1].rstrip(":"))
+    service.poke_all()  # another process wrote the request: look now, not at the next poll
+    request = []
+    while not request:
+        request = [m for m in await playground(service, "mentor", seen) if m.get("buttons")]
+    assert "Zozo" in request[-1]["text"] and fake.sent(ZOE)[mark:] == []
+    await playground_says(service, "mentor", "", action=f"accept:{match_id}")
     await said(fake, 1, after=mark)
     seen = len(await playground(service, "mentor"))
 

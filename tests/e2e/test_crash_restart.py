@@ -86,7 +86,7 @@ async def test_a_killed_service_delivers_what_it_had_accepted_after_a_restart(tm
                 fake.user_sends(ZOE, answer)
             await fake.wait_consumed(timeout=10)
             await fake.wait_sent(7, chat_id=ZOE, timeout=10)
-            created = await cli(env, "match", "create", "Zozo", "Samir")
+            created = await cli(env, "match", "create", "Zozo", "Samir", "--accepted")
             match_id = created.split()[1].rstrip(":")
             await fake.wait_sent(8, chat_id=ZOE, timeout=10)  # the introduction
             # Samir now has two students (the demo's Léa and Zozo): he picks Zozo's conversation

@@ -429,7 +429,7 @@ def test_help_depends_on_the_role(world: Harness) -> None:
     enrol_coordinator(world)
     for user, role in (("kid", "student"), ("pro", "mentor"), ("coord", "coordinator")):
         world.say(user, "/help")
-        assert world.texts(user) == [t(world, "fr", f"help.{role}")]
+        assert world.texts(user) == [t(world, "fr", f"help.{role}", hint="")]
 
 
 def test_start_after_onboarding_says_already_enrolled(two: Harness) -> None:
@@ -475,7 +475,7 @@ def test_switching_language_changes_every_later_answer(two: Harness, command: st
     two.say("pro", "Hello")
     two.say("kid", "/nope")
     assert two.texts("kid") == [
-        t(two, "en", "help.student"),
+        t(two, "en", "help.student", hint=""),
         t(two, "en", "relay.message", name="Marc (soudeur)", text="Hello"),
         t(two, "en", "command.unknown", command="nope"),
     ]
