@@ -14,6 +14,8 @@ from sqlalchemy import Engine
 from adapters.language import detect_language
 from adapters.playground_adapter import PlaygroundChannel
 from adapters.playground_adapter import routes as playground_routes
+from adapters.slack_adapter import SlackChannel
+from adapters.slack_adapter import events_routes as slack_events_routes
 from adapters.telegram_adapter import TelegramChannel
 from adapters.telegram_adapter import webhook_routes as telegram_webhook_routes
 from bots.catalogs import load_catalog, load_fields
@@ -36,7 +38,11 @@ log = logging.getLogger("passerelle.app")
 def build_services(settings: Settings | None = None) -> Services:
     captions = settings.relay.media_captions if settings is not None else False
     return Services(catalog=load_catalog(), fields=load_fields(), detect=detect_language,
-                    relay_captions=captions)
+                    relay_captions=captions, threaded=THREADED_PLATFORMS)
+
+
+# Platforms where each match is its own thread (SlackChannel.threads).
+THREADED_PLATFORMS = frozenset({SlackChannel.platform})
 
 
 @dataclass
@@ -63,6 +69,25 @@ class Passerelle:
         self.telegram = self._telegram()
         if self.telegram is not None:
             self.add_channel(self.telegram)
+        self.slack = self._slack()
+        if self.slack is not None:
+            self.add_channel(self.slack)
+
+    def _slack(self) -> SlackChannel | None:
+        config = self.settings.slack
+        if config.bot_token is None:
+            return None
+        if config.app_token is None and config.signing_secret is None:
+            raise SettingsError(
+                "Slack needs PASSERELLE_SLACK__APP_TOKEN (Socket Mode) or "
+                "PASSERELLE_SLACK__SIGNING_SECRET (HTTP Events API) with its bot token")
+        return SlackChannel(
+            config.bot_token.get_secret_value(),
+            app_token=config.app_token.get_secret_value() if config.app_token else None,
+            signing_secret=(config.signing_secret.get_secret_value()
+                            if config.signing_secret else None),
+            base_url=config.base_url,
+        )
 
     def _telegram(self) -> TelegramChannel | None:
         config = self.settings.telegram
@@ -130,6 +155,8 @@ class Passerelle:
             app.add_routes(playground_routes(self.playground, self.feed))
         if self.telegram is not None and self.telegram.webhook_url:
             app.add_routes(telegram_webhook_routes(self.telegram))
+        if self.slack is not None and not self.slack.socket_mode:
+            app.add_routes(slack_events_routes(self.slack))
         return app
 
     async def serve(self, stop: asyncio.Event) -> None:

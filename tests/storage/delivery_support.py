@@ -17,7 +17,7 @@ from tests.fakes import FakeChannel
 from tests.harness import Harness
 
 STUDENT_PLATFORM = "telegram"
-MENTOR_PLATFORM = "slack"
+MENTOR_PLATFORM = "discord"  # a label: any platform without a thread per match
 
 
 def conversation(
