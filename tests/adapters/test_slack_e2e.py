@@ -271,3 +271,44 @@ async def test_limits_long_text_in_sections_and_429_honoured(
         f"Léa :\n{long}".split())
     throttled = [c for c in fake.calls_of("chat.postMessage") if c.status == 429]
     assert len(throttled) == 1
+
+
+async def accepted(service: Passerelle, fake: FakeSlack, engine: Engine, services: Services
+                   ) -> tuple[dict, dict]:
+    """Marc enrolled, Léa proposed and accepted: (the request message, Léa's introduction)."""
+    await enrol(fake, services)
+    seen = len(fake.posted())
+    propose(engine, services, "Léa", "Marc")
+    service.poke_all()
+    (request,) = await posted_after(fake, seen)
+    action = fake.block_action(MENTOR, request["ts"], None, "passerelle-0")
+    await fake.wait_ack(await fake.push_interactive(action), timeout=5)
+    intro = (await bot_says(service, "student", 0, 1))[-1]
+    await posted_after(fake, seen + 1)
+    return request, intro
+
+
+async def test_a_dropped_socket_reconnects_and_nothing_is_lost(
+    service: Passerelle, fake: FakeSlack, sqlite_db: Engine, services: Services
+) -> None:
+    request, _ = await accepted(service, fake, sqlite_db, services)
+    seen_lea = len(await playground(service, "student"))
+    await fake.disconnect_socket()
+    # Slack holds the event until the app is back (push_event waits for the new connection)
+    event = fake.dm_message(MENTOR, "Je reviens vers toi demain.", thread_ts=request["ts"])
+    await fake.wait_ack(await fake.push_event(event, timeout=5), timeout=5)
+    assert fake.connection_count >= 2
+    (relayed,) = await bot_says(service, "student", seen_lea)
+    assert relayed["text"] == "Marc (soudeur) :\nJe reviens vers toi demain."
+    assert service.healthy()["platforms"]["slack"] is True
+
+
+async def test_a_mentor_gone_from_slack_is_unreachable_and_the_student_is_told(
+    service: Passerelle, fake: FakeSlack, sqlite_db: Engine, services: Services
+) -> None:
+    _, intro = await accepted(service, fake, sqlite_db, services)
+    fake.block_channel(MENTOR, "account_inactive")
+    seen_lea = len(await playground(service, "student"))
+    await playground_says(service, "student", "Tu es là?", reply_to=intro["id"])
+    (told,) = await bot_says(service, "student", seen_lea + 1)  # after her own message
+    assert told["text"] == services.catalog.t("fr", "delivery.unreachable", name="Marc")
