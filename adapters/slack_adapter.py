@@ -373,8 +373,9 @@ class SlackChannel:
             return False
         if self.handler is None:
             return True
-        connected = getattr(self.handler.client, "is_connected", None)
-        return True if connected is None else bool(connected())
+        client = self.handler.client  # its is_connected() is a coroutine: read the same state
+        session = client.current_session
+        return not client.closed and session is not None and not session.closed
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -169,6 +169,8 @@ def press_button(ctx: Context, p: Participant, inbound: Inbound) -> None:
         relay.choose_conversation(ctx, p, int(value), inbound)
     elif verb == "end" and _is_id(value):
         relay.end_conversation(ctx, p, int(value))
+    elif verb == "endask" and _is_id(value):
+        relay.confirm_end(ctx, p, int(value))
     elif verb == "accept" and _is_id(value):
         matches.accept_request(ctx, p, int(value))
     elif verb == "decline" and _is_id(value):

@@ -110,8 +110,9 @@ def _introduce(
         ctx.store.save_participant(p)
     ctx.tell(student, "match.intro_student", about_match=match.id,
              name=display_name(ctx, mentor, student.language))
-    ctx.tell(mentor, mentor_key, about_match=match.id, opens_thread=opens_thread,
-             **_student_card(ctx, student, mentor.language))
+    end = ctx.button(mentor.language, "end.button", f"endask:{match.id}")
+    ctx.tell(mentor, mentor_key, buttons=(end,), about_match=match.id,
+             opens_thread=opens_thread, **_student_card(ctx, student, mentor.language))
 
 
 def _pair(ctx: Context, student_name: str, mentor_name: str) -> tuple[Participant, Participant]:

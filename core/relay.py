@@ -186,6 +186,18 @@ def end_conversation(ctx: Context, p: Participant, match_id: int | None) -> None
     end_match(ctx, match, ended_by=p)
 
 
+def confirm_end(ctx: Context, p: Participant, match_id: int) -> None:
+    """An "end" button sits under a conversation for weeks: one press must not end it."""
+    match = _own_active_match(ctx, p, match_id)
+    other = ctx.store.participant(match.other(p.id or 0)) if match else None
+    if match is None or other is None:
+        ctx.tell(p, "relay.conversation_gone")
+        return
+    yes = ctx.button(p.language, "end.confirm_button", f"end:{match.id}")
+    ctx.tell(p, "end.confirm", buttons=(yes,), about_match=match.id,
+             name=display_name(ctx, other, p.language))
+
+
 def end_match(ctx: Context, match: Match, ended_by: Participant | None) -> None:
     match.status = MatchStatus.ENDED
     match.ended_at = ctx.now
