@@ -176,8 +176,9 @@ class DeliveryWorker:
         if op == OP_DELETE:
             if message.delete_of is None:  # its copy never went out: nothing to take back
                 return []
-            async with asyncio.timeout(self.send_timeout):
-                await self.channel.delete(message)
+            for part in item.copy_parts or (message.delete_of,):
+                async with asyncio.timeout(self.send_timeout):
+                    await self.channel.delete(replace(message, delete_of=part))
             return [message.delete_of]
         if op == OP_EDIT and message.edit_of is not None:
             if self.measure(message.text) <= self.channel.max_text:

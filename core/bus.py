@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from core import matches, mentoring, onboarding, relay
+from core import choosing, matches, mentoring, onboarding, relay
 from core.commands import Command, parse_command
 from core.context import Context, Services
 from core.model import LANGUAGES, Identity, Inbound, Participant, Role, Step
@@ -61,6 +61,22 @@ class Bus:
         if duplicates:
             log.info("event=duplicate count=%d", duplicates)
         return accepted
+
+
+def sweep(bus: Bus, now: datetime) -> int:
+    """What time alone brings about: requests nobody answered in time are closed kindly.
+
+    Idempotent and safe on several instances: each expiry changes the request's status in the
+    same transaction as the messages it writes, so a second sweep finds nothing to do.
+    """
+    with bus.uow() as store:
+        ctx = Context(store, bus.services, now)
+        hours = bus.services.rules.request_timeout_hours
+        expired = matches.expire_requests(ctx, timedelta(hours=hours))
+        store.enqueue(ctx.out, now)
+    if expired:
+        log.info("event=requests_expired count=%d", expired)
+    return expired
 
 
 # Control characters other than line breaks and tabs carry nothing a person meant to say, and
@@ -147,6 +163,12 @@ def run_command(ctx: Context, p: Participant, command: Command, inbound: Inbound
             mentoring.capacity(ctx, p, command.args)
         case "kit" if onboarding_done:
             mentoring.kit(ctx, p)
+        case "suggest" | "suggestions" if onboarding_done:
+            choosing.suggest(ctx, p)
+        case "mentors" if onboarding_done:
+            choosing.browse(ctx, p, command.args)
+        case "request" | "demande" if onboarding_done:
+            choosing.request(ctx, p, command.args)
         case _ if not onboarding_done:
             ctx.tell(p, "onboarding.finish_first")
             onboarding.prompt(ctx, p)
@@ -175,6 +197,10 @@ def press_button(ctx: Context, p: Participant, inbound: Inbound) -> None:
         matches.accept_request(ctx, p, int(value))
     elif verb == "decline" and _is_id(value):
         matches.decline_request(ctx, p, int(value))
+    elif verb == "ask" and _is_id(value):
+        choosing.ask(ctx, p, int(value))
+    elif verb == "mentors":
+        choosing.browse_page(ctx, p, value)
     elif verb == "pause" and value in ("on", "off"):
         mentoring.set_paused(ctx, p, value == "on")
     else:

@@ -9,6 +9,7 @@ from core.fields import FieldList
 from core.i18n import Catalog
 from core.model import Address, Button, Envelope, Outbound, Participant
 from core.ports import LanguageDetector, Store
+from core.scoring import Rules, Weights
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +23,8 @@ class Services:
     # Platforms where each match lives in its own thread (Slack): there, a message outside any
     # match's thread cannot be routed by where it was written.
     threaded: frozenset[str] = frozenset()
+    weights: Weights = Weights()  # how suggestions and cohort matching score a mentor
+    rules: Rules = Rules()
 
 
 @dataclass(slots=True)

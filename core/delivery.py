@@ -26,6 +26,8 @@ class OutboxItem:
     attempts: int = 0
     parts_sent: int = 0
     platform_message_ids: tuple[str, ...] = ()
+    # Every part of the delivered copy a removal acts on (a long message went out in several).
+    copy_parts: tuple[str, ...] = ()
 
 
 def next_attempt(

@@ -6,6 +6,8 @@ student's own request): nobody is handed a student they did not agree to take on
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from core.context import Context
 from core.errors import DomainError
 from core.model import Match, MatchStatus, Participant, Role, Step
@@ -17,11 +19,35 @@ def propose_match(
 ) -> Match:
     """Ask a mentor to take a student on; nothing is said to the student until they accept."""
     student, mentor = _pair(ctx, student_name, mentor_name)
+    return _request(ctx, student, mentor, actor, question, requested_by=None)
+
+
+def request_mentor(
+    ctx: Context, student: Participant, mentor: Participant, question: str | None
+) -> Match:
+    """The student's own request (/request, or a suggestion's button): DomainError if it may
+    not be made (too many waiting, already asked, mentor unavailable)."""
+    assert student.id is not None
+    waiting = [m for m in ctx.store.open_matches(student.id)
+               if m.status is MatchStatus.REQUESTED and m.requested_by == student.id]
+    limit = ctx.services.rules.max_open_requests
+    if len(waiting) >= limit:
+        raise DomainError("request.too_many", max=limit)
+    _check_pair(ctx, student, mentor)
+    if not mentor.vetted:
+        raise DomainError("request.unknown_mentor", name=mentor.pseudonym)
+    return _request(ctx, student, mentor, f"participant:{student.id}", question,
+                    requested_by=student.id)
+
+
+def _request(ctx: Context, student: Participant, mentor: Participant, actor: str,
+             question: str | None, requested_by: int | None) -> Match:
     if mentor.paused:
         raise DomainError("match.paused", mentor=mentor.pseudonym)
     assert student.id is not None and mentor.id is not None
     match = ctx.store.add_match(Match(student.id, mentor.id, status=MatchStatus.REQUESTED,
-                                      created_at=ctx.now, question=question))
+                                      created_at=ctx.now, question=question,
+                                      requested_by=requested_by))
     ctx.store.audit(actor, "match_request", {"match_id": match.id}, ctx.now)
     _send_request(ctx, match, student, mentor)
     return match
@@ -44,7 +70,7 @@ def accept_request(ctx: Context, mentor: Participant, match_id: int) -> None:
         return
     load = len(ctx.store.active_matches(mentor.id or 0))
     if mentor.capacity is not None and load >= mentor.capacity:
-        ctx.tell(mentor, "request.full", capacity=mentor.capacity)
+        ctx.tell(mentor, "request.full", about_match=match.id, capacity=mentor.capacity)
         return
     student = ctx.store.participant(match.student_id)
     assert student is not None
@@ -64,6 +90,39 @@ def decline_request(ctx: Context, mentor: Participant, match_id: int) -> None:
     ctx.store.save_match(match)
     ctx.store.audit(f"participant:{mentor.id}", "match_decline", {"match_id": match.id}, ctx.now)
     ctx.tell(mentor, "request.declined", about_match=match.id)
+    _tell_student_closed(ctx, match, mentor, "request.declined_student")
+
+
+def expire_requests(ctx: Context, older_than: timedelta) -> int:
+    """Close kindly the requests nobody answered in time; the student gets other mentors."""
+    expired = ctx.store.expired_requests(ctx.now - older_than)
+    for match in expired:
+        match.status = MatchStatus.EXPIRED
+        match.ended_at = ctx.now
+        ctx.store.save_match(match)
+        ctx.store.audit("system", "match_expire", {"match_id": match.id}, ctx.now)
+        mentor = ctx.store.participant(match.mentor_id)
+        if mentor is None:
+            continue
+        student = ctx.store.participant(match.student_id)
+        ctx.tell(mentor, "request.expired_mentor", about_match=match.id,
+                 name=display_name(ctx, student, mentor.language) if student else "?")
+        _tell_student_closed(ctx, match, mentor, "request.expired_student")
+    return len(expired)
+
+
+def _tell_student_closed(ctx: Context, match: Match, mentor: Participant, key: str) -> None:
+    """A student who asked hears that it will not happen, and gets other mentors at once.
+    (A coordinator's proposal was never announced to the student: nothing to take back.)"""
+    if match.requested_by is None:
+        return
+    student = ctx.store.participant(match.student_id)
+    if student is None:
+        return
+    ctx.tell(student, key, name=display_name(ctx, mentor, student.language))
+    from core import choosing  # choosing builds on matches: imported here, not at the top
+
+    choosing.suggest(ctx, student, quiet_if_none=False)
 
 
 def _own_request(ctx: Context, mentor: Participant, match_id: int) -> Match | None:
@@ -119,13 +178,17 @@ def _pair(ctx: Context, student_name: str, mentor_name: str) -> tuple[Participan
     """The two people a match would join, if they may be matched (else DomainError)."""
     student = _onboarded(ctx, student_name, Role.STUDENT)
     mentor = _onboarded(ctx, mentor_name, Role.MENTOR)
+    _check_pair(ctx, student, mentor)
+    return student, mentor
+
+
+def _check_pair(ctx: Context, student: Participant, mentor: Participant) -> None:
     assert student.id is not None and mentor.id is not None
     if any(m.mentor_id == mentor.id for m in ctx.store.open_matches(student.id)):
         raise DomainError("match.exists", student=student.pseudonym, mentor=mentor.pseudonym)
     load = len(ctx.store.active_matches(mentor.id))
     if mentor.capacity is not None and load >= mentor.capacity:
         raise DomainError("match.full", mentor=mentor.pseudonym, capacity=mentor.capacity)
-    return student, mentor
 
 
 def _onboarded(ctx: Context, pseudonym: str, role: Role) -> Participant:

@@ -50,6 +50,7 @@ class MatchStatus(StrEnum):
     REQUESTED = "requested"  # waiting for the mentor to accept or decline
     ACTIVE = "active"
     DECLINED = "declined"
+    EXPIRED = "expired"  # a request nobody answered in time
     ENDED = "ended"
 
 
@@ -180,6 +181,7 @@ class Match:
     ended_at: datetime | None = None
     ended_by: int | None = None
     question: str | None = None  # the student's first question, shown with the request
+    requested_by: int | None = None  # the student, when they asked themselves (not proposed)
     id: int | None = None
 
     def other(self, participant_id: int) -> int:

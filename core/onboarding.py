@@ -36,7 +36,7 @@ _LANGUAGE_WORDS = {
     "fr": "fr", "francais": "fr", "français": "fr", "french": "fr", "1": "fr",
     "en": "en", "english": "en", "anglais": "en", "2": "en",
 }
-_KIND_WORDS = {
+KIND_WORDS = {
     "1": MentorKind.PROFESSIONAL, "2": MentorKind.PEER, "3": MentorKind.REPRESENTATIVE,
     "professionnel": MentorKind.PROFESSIONAL, "professionnelle": MentorKind.PROFESSIONAL,
     "professional": MentorKind.PROFESSIONAL, "pro": MentorKind.PROFESSIONAL,
@@ -251,7 +251,7 @@ def _mentor_kind(ctx: Context, p: Participant, action: str | None, text: str) ->
     kind = None
     if action and action.startswith("kind:"):
         kind = next((k for k in MentorKind if k.value == action.split(":", 1)[1]), None)
-    kind = kind or _KIND_WORDS.get(text.lower())
+    kind = kind or KIND_WORDS.get(text.lower())
     if kind is None:
         prompt(ctx, p)
         return

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from core.model import (
     Address,
@@ -22,6 +22,9 @@ from core.model import (
     Platform,
     School,
 )
+
+if TYPE_CHECKING:
+    from core.scoring import MentorCard
 
 LanguageDetector = Callable[[str], "str | None"]
 
@@ -64,6 +67,14 @@ class Store(Protocol):
     def add_match(self, match: Match) -> Match: ...
     def save_match(self, match: Match) -> None: ...
     def active_matches(self, participant_id: int) -> list[Match]: ...
+    def mentor_cards(self) -> list[MentorCard]:
+        """Every onboarded mentor as matching sees them (with their current load), by id."""
+        ...
+
+    def expired_requests(self, before: datetime) -> list[Match]:
+        """Requests still unanswered that were made before `before`."""
+        ...
+
     def open_matches(self, participant_id: int) -> list[Match]:
         """Active matches and requests still waiting for the mentor's answer."""
         ...

@@ -55,10 +55,10 @@ def relay_text(ctx: Context, sender: Participant, inbound: Inbound) -> None:
         return
     assert sender.id is not None
     matches = ctx.store.active_matches(sender.id)
-    if not matches:
+    ref = ctx.store.delivered_ref(inbound.source, inbound.reply_to) if inbound.reply_to else None
+    if not matches and (ref is None or ref.match_id is None):
         ctx.tell(sender, f"relay.no_match.{sender.role.value}")
         return
-    ref = ctx.store.delivered_ref(inbound.source, inbound.reply_to) if inbound.reply_to else None
     if ref is not None and ref.match_id is not None and ref.match_id not in {
             m.id for m in matches}:
         # A reply to a conversation that has ended: never let it fall through to someone else.
@@ -66,7 +66,8 @@ def relay_text(ctx: Context, sender: Participant, inbound: Inbound) -> None:
         requested = waiting is not None and waiting.status is MatchStatus.REQUESTED
         ctx.tell(sender, "request.answer_first" if requested else "relay.conversation_gone")
         return
-    if inbound.source.platform in ctx.services.threaded and (ref is None or ref.match_id is None):
+    if (sender.role is Role.MENTOR and inbound.source.platform in ctx.services.threaded
+            and (ref is None or ref.match_id is None)):
         # Where each conversation has its thread, a message outside them all says nothing of
         # whom it is for: ask, keep it, and point at the threads for next time.
         _keep_pending(ctx, sender, text)

@@ -71,7 +71,7 @@ def match_from(row: Any) -> Match:
     return Match(
         id=row.id, student_id=row.student_id, mentor_id=row.mentor_id,
         status=MatchStatus(row.status), created_at=row.created_at, ended_at=row.ended_at,
-        ended_by=row.ended_by, question=row.question,
+        ended_by=row.ended_by, question=row.question, requested_by=row.requested_by,
     )
 
 

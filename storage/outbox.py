@@ -29,6 +29,13 @@ _CHAT_HEADS = (
 _DELIVERED_COPY = (
     select(R.c.dest_message_id).where(R.c.id == O.c.relayed_id).scalar_subquery()
 )
+# A removal takes back every part of a copy that went out in several.
+_O2 = O.alias("sent_copy")
+_COPY_PARTS = (
+    select(_O2.c.platform_message_ids).where(
+        _O2.c.relayed_id == O.c.relayed_id, _O2.c.op == OP_SEND, _O2.c.status == "delivered",
+    ).order_by(_O2.c.id).limit(1).scalar_subquery()
+)
 # A match's messages go into the thread its first message opened for that recipient, when the
 # platform has threads; that thread is known only once the first message was delivered.
 _MATCH_THREAD = (
@@ -38,7 +45,8 @@ _MATCH_THREAD = (
     ).limit(1).scalar_subquery()
 )
 _CLAIM = (
-    select(O, _DELIVERED_COPY.label("copy_id"), _MATCH_THREAD.label("match_thread"))
+    select(O, _DELIVERED_COPY.label("copy_id"), _MATCH_THREAD.label("match_thread"),
+           _COPY_PARTS.label("copy_parts"))
     .where(
         O.c.id.in_(_CHAT_HEADS),
         O.c.next_attempt_at <= bindparam("now"),
@@ -229,7 +237,9 @@ def _item(row) -> OutboxItem:  # type: ignore[no-untyped-def]
         opens_thread=bool(row.opens_thread),
     )
     ids = tuple(i for i in row.platform_message_ids.split(",") if i)
-    return OutboxItem(row.id, envelope, row.attempts, row.parts_sent, ids)
+    parts = getattr(row, "copy_parts", None) if row.op == OP_DELETE else None
+    copy_parts = tuple(i for i in (parts or "").split(",") if i)
+    return OutboxItem(row.id, envelope, row.attempts, row.parts_sent, ids, copy_parts)
 
 
 @contextmanager

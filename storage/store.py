@@ -36,8 +36,11 @@ from core.model import (
     MatchStatus,
     Participant,
     Platform,
+    Role,
     School,
+    Step,
 )
+from core.scoring import MentorCard
 from storage import mapping
 from storage.engine import write_connection, write_lock
 from storage.tables import (
@@ -297,6 +300,7 @@ class SqlStore:
             insert(M).values(
                 student_id=match.student_id, mentor_id=match.mentor_id, status=match.status.value,
                 created_at=match.created_at, question=match.question,
+                requested_by=match.requested_by,
             )
         )
         match.id = result.inserted_primary_key[0]
@@ -309,6 +313,36 @@ class SqlStore:
                 created_at=match.created_at,
             )
         )
+
+    def mentor_cards(self) -> list[MentorCard]:
+        load = (
+            select(func.count()).where(M.c.mentor_id == P.c.id,
+                                       M.c.status == MatchStatus.ACTIVE.value)
+            .scalar_subquery()
+        )
+        rows = self.conn.execute(
+            select(P, PR.c.name.label("region"), load.label("load"))
+            .outerjoin(S, S.c.id == P.c.school_id).outerjoin(PR, PR.c.id == S.c.program_id)
+            .where(P.c.role == Role.MENTOR.value, P.c.step == Step.DONE.value)
+            .order_by(P.c.id)
+        )
+        return [
+            MentorCard(
+                id=r.id, pseudonym=r.pseudonym or "?", kind=r.mentor_kind or "professional",
+                profession=r.profession or "", years=r.years or 0,
+                fields=tuple(r.fields.split(",")) if r.fields else (), language=r.language,
+                capacity=r.capacity if r.capacity is not None else 1, load=int(r.load),
+                paused=bool(r.paused), vetted=bool(r.vetted), region=r.region,
+            )
+            for r in rows
+        ]
+
+    def expired_requests(self, before: datetime) -> list[Match]:
+        rows = self.conn.execute(
+            select(M).where(M.c.status == MatchStatus.REQUESTED.value, M.c.created_at < before)
+            .order_by(M.c.id)
+        )
+        return [mapping.match_from(row) for row in rows]
 
     def open_matches(self, participant_id: int) -> list[Match]:
         rows = self.conn.execute(

@@ -77,6 +77,7 @@ class MatchRow(SQLModel, table=True):
     ended_at: datetime | None = None
     ended_by: int | None = None
     question: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    requested_by: int | None = Field(default=None, foreign_key="participants.id")
 
 
 class ThreadRow(SQLModel, table=True):

@@ -27,7 +27,9 @@ EXPANSIONS: dict[str, tuple[str, ...]] = {
     "(p.mentor_kind or MentorKind.PROFESSIONAL).value": KINDS,
     "lang": LANGUAGES,
     "problem": ("contact", "invalid"),  # what onboarding.pseudonym_problem returns
-    "match.status.value": ("active", "declined", "ended"),  # an answered request
+    "match.status.value": ("active", "declined", "ended", "expired"),  # an answered request
+    "m.kind": KINDS,
+    "m.language": LANGUAGES,
 }
 
 

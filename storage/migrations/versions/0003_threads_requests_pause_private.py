@@ -40,6 +40,10 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("matches", schema=None) as batch_op:
         batch_op.add_column(sa.Column("question", sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column("requested_by", sa.Integer(), nullable=True))
+        batch_op.create_foreign_key(
+            "fk_matches_requested_by", "participants", ["requested_by"], ["id"]
+        )
 
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.add_column(
@@ -67,6 +71,8 @@ def downgrade() -> None:
         batch_op.drop_column("private_to")
 
     with op.batch_alter_table("matches", schema=None) as batch_op:
+        batch_op.drop_constraint("fk_matches_requested_by", type_="foreignkey")
+        batch_op.drop_column("requested_by")
         batch_op.drop_column("question")
 
     op.drop_table("conversation_threads")
