@@ -11,6 +11,8 @@ from pathlib import Path
 from aiohttp import web
 from sqlalchemy import Engine
 
+from adapters.discord_adapter import COMMANDS as DISCORD_COMMANDS
+from adapters.discord_adapter import DiscordChannel
 from adapters.language import detect_language
 from adapters.playground_adapter import PlaygroundChannel
 from adapters.playground_adapter import routes as playground_routes
@@ -72,6 +74,21 @@ class Passerelle:
         self.slack = self._slack()
         if self.slack is not None:
             self.add_channel(self.slack)
+        self.discord = self._discord()
+        if self.discord is not None:
+            self.add_channel(self.discord)
+
+    def _discord(self) -> DiscordChannel | None:
+        config = self.settings.discord
+        if config.token is None:
+            return None
+        assert self.services is not None
+        return DiscordChannel(
+            config.token.get_secret_value(), api_base_url=config.api_base_url,
+            gateway_url=config.gateway_url,
+            menu=command_descriptions(self.services, DISCORD_COMMANDS),
+            default_language=DEFAULT_LANGUAGE,
+        )
 
     def _slack(self) -> SlackChannel | None:
         config = self.settings.slack
@@ -196,6 +213,14 @@ def command_menu(services: Services) -> dict[str, list[tuple[str, str]]]:
         for lang in LANGUAGES
     }
     return {"default": menu[DEFAULT_LANGUAGE], **menu}
+
+
+def command_descriptions(services: Services, names: tuple[str, ...]
+                         ) -> dict[str, dict[str, str]]:
+    """A short description of each command in each language (the catalog's `menu.<command>`),
+    for a platform's command list."""
+    return {lang: {name: services.catalog.t(lang, f"menu.{name}") for name in names}
+            for lang in LANGUAGES}
 
 
 def data_dir(settings: Settings) -> Path:

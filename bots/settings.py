@@ -66,6 +66,10 @@ class SlackSettings(BaseModel):
 
 class DiscordSettings(BaseModel):
     token: SecretStr | None = None
+    # Another REST root (…/api/v10) and gateway (wss://…) than Discord's: a proxy, or in tests
+    # the fake server. Unset: discord.com and gateway.discord.gg.
+    api_base_url: str | None = None
+    gateway_url: str | None = None
 
 
 class Settings(BaseSettings):

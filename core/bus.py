@@ -90,7 +90,7 @@ def route(ctx: Context, inbound: Inbound) -> None:
     command = parse_command(inbound.text) if not inbound.action else None
     identity = ctx.store.identity(inbound.source.platform, inbound.platform_user_id)
     if identity is None:
-        if not inbound.edited:  # an edit from someone unknown says nothing new
+        if not (inbound.edited or inbound.deleted):  # nothing new from someone unknown
             onboarding.welcome_stranger(ctx, inbound, command)
         return
     _refresh_address(ctx, identity, inbound)
