@@ -23,12 +23,14 @@ from adapters.telegram_adapter import webhook_routes as telegram_webhook_routes
 from bots.catalogs import load_catalog, load_fields
 from bots.delivery import DeliveryWorker, utc_now
 from bots.intake import Intake
-from bots.settings import ROOT, Settings, SettingsError
+from bots.scheduler import Sweeper
+from bots.settings import ROOT, MatchingSettings, Settings, SettingsError
 from core.bus import Bus
 from core.commands import MENU
 from core.context import Services
 from core.model import DEFAULT_LANGUAGE, LANGUAGES, Inbound
 from core.ports import Channel
+from core.scoring import Rules, Weights
 from storage.engine import is_sqlite, make_engine, ping
 from storage.migrate import current_revision, head_revision
 from storage.outbox import OutboxQueue
@@ -39,8 +41,16 @@ log = logging.getLogger("passerelle.app")
 
 def build_services(settings: Settings | None = None) -> Services:
     captions = settings.relay.media_captions if settings is not None else False
-    return Services(catalog=load_catalog(), fields=load_fields(), detect=detect_language,
-                    relay_captions=captions, threaded=THREADED_PLATFORMS)
+    matching = settings.matching if settings is not None else MatchingSettings()
+    return Services(
+        catalog=load_catalog(), fields=load_fields(), detect=detect_language,
+        relay_captions=captions, threaded=THREADED_PLATFORMS,
+        weights=Weights(**matching.weights.model_dump()),
+        rules=Rules(peer_min_age=matching.peer_min_age,
+                    max_open_requests=matching.max_open_requests,
+                    request_timeout_hours=matching.request_timeout_hours,
+                    suggestions=matching.suggestions),
+    )
 
 
 # Platforms where each match is its own thread (SlackChannel.threads).
@@ -64,6 +74,8 @@ class Passerelle:
         self.uow = unit_of_work_factory(self.engine)
         self.bus = Bus(self.uow, self.services)
         self.intake = Intake(self.bus, utc_now, on_commit=self.poke_all)
+        self.sweeper = Sweeper(self.bus, utc_now, self.settings.matching.sweep_seconds,
+                               on_commit=self.poke_all)
         self.queue = OutboxQueue(self.engine)
         if self.settings.playground_on():
             self.playground = PlaygroundChannel()
@@ -191,12 +203,14 @@ class Passerelle:
         for channel in self.channels.values():
             await channel.start(self.feed)
         tasks = [asyncio.create_task(w.run(), name=f"worker-{w.platform}") for w in self.workers]
+        self.sweeper.start()
         if self.playground is not None:
             log.info("event=playground url=http://%s:%s/", self.settings.web.host, port)
         log.info("event=started port=%s platforms=%s", port, ",".join(self.channels))
         try:
             await stop.wait()
         finally:
+            self.sweeper.stop()
             for worker in self.workers:
                 worker.stop()
             await asyncio.gather(*tasks, return_exceptions=True)

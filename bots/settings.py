@@ -49,6 +49,24 @@ class RelaySettings(BaseModel):
     media_captions: bool = False
 
 
+class WeightSettings(BaseModel):
+    same_field: int = Field(40, ge=0, le=1000)
+    neighbour_field: int = Field(15, ge=0, le=1000)
+    shared_interest: int = Field(8, ge=0, le=1000)
+    region: int = Field(10, ge=0, le=1000)
+    availability: int = Field(10, ge=0, le=1000)
+    load: int = Field(10, ge=0, le=1000)
+
+
+class MatchingSettings(BaseModel):
+    suggestions: int = Field(5, ge=3, le=5)
+    max_open_requests: int = Field(3, ge=1, le=20)
+    request_timeout_hours: float = Field(72, gt=0, le=24 * 60)
+    peer_min_age: int = Field(16, ge=14, le=30)
+    sweep_seconds: float = Field(60, ge=1, le=3600)
+    weights: WeightSettings = WeightSettings()
+
+
 class TelegramSettings(BaseModel):
     token: SecretStr | None = None
     base_url: str | None = None  # a self-hosted Bot API server (tests: the fake one)
@@ -87,6 +105,7 @@ class Settings(BaseSettings):
     playground: PlaygroundSettings = PlaygroundSettings()
     delivery: DeliverySettings = DeliverySettings()
     relay: RelaySettings = RelaySettings()
+    matching: MatchingSettings = MatchingSettings()
     telegram: TelegramSettings = TelegramSettings()
     slack: SlackSettings = SlackSettings()
     discord: DiscordSettings = DiscordSettings()

@@ -30,8 +30,9 @@ def student_card(ctx: Context, p: Participant) -> StudentCard:
 
 
 def _asked(ctx: Context, p: Participant) -> frozenset[int]:
-    """Mentors this student already has, or already asked: never suggested again."""
-    return frozenset(m.mentor_id for m in ctx.store.open_matches(p.id or 0))
+    """Mentors this student has, asked, or was declined by (or not answered by): never
+    suggested again."""
+    return ctx.store.mentors_met(p.id or 0)
 
 
 def suggest(ctx: Context, p: Participant, quiet_if_none: bool = False) -> None:
@@ -149,15 +150,18 @@ def request(ctx: Context, p: Participant, args: str) -> None:
     """`/request <mentor> <first question>`."""
     if not is_student(ctx, p):
         return
-    name, _, question = args.strip().partition(" ")
-    if not name:
+    words = args.split()
+    if not words:
         ctx.tell(p, "request.how")
         return
-    mentor = ctx.store.find_participant(name)
-    if mentor is None or mentor.role is not Role.MENTOR or mentor.step is not Step.DONE:
-        ctx.tell(p, "request.unknown_mentor", name=name)
-        return
-    _send(ctx, p, mentor, question.strip() or None)
+    # A pseudonym may hold spaces ("Marie Eve"): the longest run of first words that names a
+    # mentor is the name, the rest is the question.
+    for cut in range(min(len(words), 4), 0, -1):
+        mentor = ctx.store.find_participant(" ".join(words[:cut]))
+        if mentor is not None and mentor.role is Role.MENTOR and mentor.step is Step.DONE:
+            _send(ctx, p, mentor, " ".join(words[cut:]) or None)
+            return
+    ctx.tell(p, "request.unknown_mentor", name=words[0])
 
 
 def ask(ctx: Context, p: Participant, mentor_id: int) -> None:

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from core.context import Context
 from core.errors import DomainError
-from core.model import Match, MatchStatus, Participant, Role, Step
+from core.model import Match, MatchStatus, MentorKind, Participant, Role, Step
 from core.relay import display_name
 
 
@@ -20,6 +20,12 @@ def propose_match(
     """Ask a mentor to take a student on; nothing is said to the student until they accept."""
     student, mentor = _pair(ctx, student_name, mentor_name)
     return _request(ctx, student, mentor, actor, question, requested_by=None)
+
+
+def send_proposal(ctx: Context, student: Participant, mentor: Participant, actor: str) -> Match:
+    """A proposal the platform made (the cohort plan): checked like any other."""
+    _check_pair(ctx, student, mentor)
+    return _request(ctx, student, mentor, actor, None, requested_by=None)
 
 
 def request_mentor(
@@ -36,6 +42,11 @@ def request_mentor(
     _check_pair(ctx, student, mentor)
     if not mentor.vetted:
         raise DomainError("request.unknown_mentor", name=mentor.pseudonym)
+    rules = ctx.services.rules
+    too_young = (mentor.mentor_kind is MentorKind.PEER
+                 and (student.age or 0) < rules.peer_min_age)
+    if too_young or mentor.language != student.language:  # the filters /suggest applies
+        raise DomainError("request.unavailable", name=mentor.pseudonym)
     return _request(ctx, student, mentor, f"participant:{student.id}", question,
                     requested_by=student.id)
 

@@ -24,7 +24,7 @@ from core.model import (
 )
 
 if TYPE_CHECKING:
-    from core.scoring import MentorCard
+    from core.scoring import MentorCard, StudentCard
 
 LanguageDetector = Callable[[str], "str | None"]
 
@@ -69,6 +69,14 @@ class Store(Protocol):
     def active_matches(self, participant_id: int) -> list[Match]: ...
     def mentor_cards(self) -> list[MentorCard]:
         """Every onboarded mentor as matching sees them (with their current load), by id."""
+        ...
+
+    def mentors_met(self, student_id: int) -> frozenset[int]:
+        """Every mentor this student was ever matched with or asked, whatever came of it."""
+        ...
+
+    def waiting_students(self, school_id: int | None = None) -> list[StudentCard]:
+        """Onboarded students with no mentor and no request waiting (of one school, if given)."""
         ...
 
     def expired_requests(self, before: datetime) -> list[Match]:

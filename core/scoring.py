@@ -51,6 +51,7 @@ class MentorCard:
     language: str
     capacity: int
     load: int  # students they mentor now
+    pending: int = 0  # requests waiting for their answer
     paused: bool = False
     vetted: bool = True
     region: str | None = None
@@ -147,7 +148,7 @@ class MentorPool:
                 ) -> list[Suggestion]:
         """The best mentors for a student, best first; ties go to the mentor with the lower id
         (deterministic). Only mentors who share a field or a neighbouring one are proposed."""
-        count = k or rules.suggestions
+        count = rules.suggestions if k is None else k
         if not self.mentors:
             return []
         ok = self.eligible(student, rules)
@@ -160,8 +161,9 @@ class MentorPool:
         candidates = np.flatnonzero(ok)
         if candidates.size == 0:
             return []
-        # Sort by total descending, then by position (mentors come ordered by id): stable.
-        order = candidates[np.argsort(-total[candidates], kind="stable")][:count]
+        # By total descending, then by mentor id: the same answer whatever the cards' order.
+        ids = np.array([self.mentors[i].id for i in candidates], dtype=np.int64)
+        order = candidates[np.lexsort((ids, -total[candidates]))][:count]
         return [self._suggestion(int(row), student, parts) for row in order]
 
     def _suggestion(self, row: int, student: StudentCard, parts: dict[str, np.ndarray]

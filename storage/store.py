@@ -40,7 +40,7 @@ from core.model import (
     School,
     Step,
 )
-from core.scoring import MentorCard
+from core.scoring import MentorCard, StudentCard
 from storage import mapping
 from storage.engine import write_connection, write_lock
 from storage.tables import (
@@ -315,13 +315,15 @@ class SqlStore:
         )
 
     def mentor_cards(self) -> list[MentorCard]:
-        load = (
-            select(func.count()).where(M.c.mentor_id == P.c.id,
-                                       M.c.status == MatchStatus.ACTIVE.value)
-            .scalar_subquery()
-        )
+        def count(status: MatchStatus):  # type: ignore[no-untyped-def]
+            return (select(func.count()).where(M.c.mentor_id == P.c.id,
+                                               M.c.status == status.value).scalar_subquery())
+
         rows = self.conn.execute(
-            select(P, PR.c.name.label("region"), load.label("load"))
+            select(P.c.id, P.c.pseudonym, P.c.mentor_kind, P.c.profession, P.c.years,
+                   P.c.fields, P.c.language, P.c.capacity, P.c.paused, P.c.vetted,
+                   PR.c.name.label("region"), count(MatchStatus.ACTIVE).label("load"),
+                   count(MatchStatus.REQUESTED).label("pending"))
             .outerjoin(S, S.c.id == P.c.school_id).outerjoin(PR, PR.c.id == S.c.program_id)
             .where(P.c.role == Role.MENTOR.value, P.c.step == Step.DONE.value)
             .order_by(P.c.id)
@@ -332,9 +334,33 @@ class SqlStore:
                 profession=r.profession or "", years=r.years or 0,
                 fields=tuple(r.fields.split(",")) if r.fields else (), language=r.language,
                 capacity=r.capacity if r.capacity is not None else 1, load=int(r.load),
-                paused=bool(r.paused), vetted=bool(r.vetted), region=r.region,
+                pending=int(r.pending), paused=bool(r.paused), vetted=bool(r.vetted),
+                region=r.region,
             )
             for r in rows
+        ]
+
+    def mentors_met(self, student_id: int) -> frozenset[int]:
+        rows = self.conn.execute(select(M.c.mentor_id).where(M.c.student_id == student_id))
+        return frozenset(r.mentor_id for r in rows)
+
+    def waiting_students(self, school_id: int | None = None) -> list[StudentCard]:
+        busy = select(M.c.student_id).where(
+            M.c.status.in_((MatchStatus.ACTIVE.value, MatchStatus.REQUESTED.value)))
+        query = (
+            select(P, PR.c.name.label("region"))
+            .outerjoin(S, S.c.id == P.c.school_id).outerjoin(PR, PR.c.id == S.c.program_id)
+            .where(P.c.role == Role.STUDENT.value, P.c.step == Step.DONE.value,
+                   P.c.id.not_in(busy))
+            .order_by(P.c.id)
+        )
+        if school_id is not None:
+            query = query.where(P.c.school_id == school_id)
+        return [
+            StudentCard(id=r.id, age=r.age or 0,
+                        fields=tuple(r.fields.split(",")) if r.fields else (),
+                        language=r.language, region=r.region)
+            for r in self.conn.execute(query)
         ]
 
     def expired_requests(self, before: datetime) -> list[Match]:
