@@ -24,6 +24,8 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python tests/bench/bench_relay.py
+	$(BIN)/python tests/bench/bench_suggest.py
+	$(BIN)/python tests/bench/bench_matching.py
 
 clean:
 	rm -rf $(VENV) data/*.db*

@@ -24,11 +24,13 @@ from bots.app import Passerelle, build_services, open_database, schema_is_curren
 from bots.demo import load_demo
 from bots.logs import setup_logging
 from bots.settings import Settings, SettingsError, load_settings
+from core.cohort import plan, propose_plan
 from core.context import Context
 from core.errors import DomainError
 from core.matches import create_match, propose_match
 from core.model import Invite, Role
 from core.roster import participant_from_row
+from core.scoring import MentorPool
 from storage.migrate import upgrade
 from storage.store import SqlStore, SqlUnitOfWork
 
@@ -208,6 +210,40 @@ def match_create(env: Env, student: str, mentor: str, accepted: bool) -> None:
         store.enqueue(ctx.out, ctx.now)
     verb = "started" if accepted else "proposed to the mentor"
     click.echo(f"match {created.id}: {student} ↔ {mentor} ({verb})")
+
+
+@match.command("auto")
+@click.option("--school", "school_name", help="Only the waiting students of this school.")
+@click.option("--dry-run", is_flag=True, help="Print the proposal with its scores; send nothing.")
+@click.option("--pure-score", is_flag=True,
+              help="Maximise the total score alone (default: first the number of students "
+                   "matched, then the total score).")
+@pass_env
+def match_auto(env: Env, school_name: str | None, dry_run: bool, pure_score: bool) -> None:
+    """Propose a mentor to every waiting student, optimally; each mentor still accepts."""
+    services = build_services(env.settings)
+    with env.store() as store:
+        school_id = _school_id(store, school_name)
+        students = store.waiting_students(school_id)
+        mentors = store.mentor_cards()
+        pool = MentorPool(mentors, services.fields)
+        pairs = plan(students, mentors, pool, services.weights, services.rules,
+                     maximise_matched=not pure_score)
+        names = {m.id: m.pseudonym for m in mentors}
+        if dry_run:
+            click.echo("student,mentor,score")
+            for pair in pairs:
+                student = store.participant(pair.student_id)
+                click.echo(f"{student.pseudonym if student else pair.student_id},"
+                           f"{names.get(pair.mentor_id, pair.mentor_id)},{pair.score}")
+        else:
+            ctx = Context(store, services, now())
+            propose_plan(ctx, pairs, actor="cli")
+            store.enqueue(ctx.out, ctx.now)
+    total = sum(p.score for p in pairs)
+    verb = "would propose" if dry_run else "proposed"
+    click.echo(f"{verb} {len(pairs)} of {len(students)} waiting students (total score {total})",
+               err=dry_run)
 
 
 @cli.command("import")

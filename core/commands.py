@@ -24,4 +24,4 @@ def parse_command(text: str) -> Command | None:
 
 # The commands offered in a platform's command menu, in this order; descriptions are the catalog's
 # `menu.<command>` sentences.
-MENU = ("help", "profile", "language", "end", "unsend")
+MENU = ("help", "suggest", "mentors", "request", "profile", "language", "end", "unsend")

@@ -52,7 +52,15 @@ def participant_from_row(
         p.fields = [_field(fields, (row.get("field") or "").strip())]
         p.years = _number(row, "years", 0, MAX_YEARS)
         p.capacity = _number(row, "capacity", 1, MAX_CAPACITY)
+        vetted = (row.get("vetted") or "no").strip().lower()
+        if vetted not in _YES | _NO:
+            raise ValueError("vetted must be yes or no")
+        p.vetted = vetted in _YES  # the program checked them before putting them in its roster
     return p
+
+
+_YES = frozenset({"yes", "oui", "true", "1"})
+_NO = frozenset({"no", "non", "false", "0", ""})
 
 
 def _number(row: Mapping[str, str], column: str, low: int, high: int) -> int:

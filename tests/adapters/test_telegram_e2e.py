@@ -20,6 +20,7 @@ from adapters.telegram_adapter import WEBHOOK_PATH  # noqa: E402
 from bots.app import Passerelle  # noqa: E402
 from bots.demo import load_demo  # noqa: E402
 from bots.settings import load_settings  # noqa: E402
+from core.commands import MENU  # noqa: E402
 from core.context import Services  # noqa: E402
 from storage.store import SqlUnitOfWork  # noqa: E402
 from tests.adapters.fake_telegram import FakeTelegram  # noqa: E402
@@ -100,7 +101,7 @@ async def test_menu_and_polling_mode_are_set_up(service: Passerelle, fake: FakeT
         "telegram": True}
     french = {c["command"]: c["description"] for c in fake.my_commands(language_code="fr")}
     english = {c["command"]: c["description"] for c in fake.my_commands(language_code="en")}
-    assert list(french) == ["help", "profile", "language", "end", "unsend"] == list(english)
+    assert list(french) == list(MENU) == list(english)
     assert french["help"] == service.services.catalog.t("fr", "menu.help")
     assert english["help"] == service.services.catalog.t("en", "menu.help")
     assert fake.my_commands() == fake.my_commands(language_code="fr")  # French by default

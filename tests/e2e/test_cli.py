@@ -114,3 +114,47 @@ def test_a_file_with_a_bad_row_imports_nothing(env: dict[str, str], tmp_path: Pa
     assert "nothing imported" in result.stderr
     people = list(csv.DictReader(io.StringIO(ok(env, "export", "participants"))))
     assert people == []
+
+
+MENTORS_CSV = """pseudonym,language,kind,profession,field,years,capacity,vetted
+Marc,fr,professional,soudeur,trades,12,1,yes
+Anne,fr,professional,infirmière,health,8,2,oui
+Paul,fr,professional,avocat,law,5,3,no
+"""
+STUDENTS_CSV = """pseudonym,language,age,fields
+Zoé,fr,16,health
+Noé,fr,17,health;social
+Léo,fr,15,trades
+Ema,fr,16,law
+"""
+
+
+def test_match_auto_proposes_an_optimal_plan_and_dry_run_sends_nothing(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    ok(env, "db", "upgrade")
+    ok(env, "school", "add", "Polyvalente Sud")
+    for kind, text in (("mentors", MENTORS_CSV), ("students", STUDENTS_CSV)):
+        path = tmp_path / f"{kind}.csv"
+        path.write_text(text, encoding="utf-8")
+        ok(env, "import", kind, str(path), "--school", "Polyvalente Sud")
+
+    dry = cli(env, "match", "auto", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    rows = list(csv.reader(io.StringIO(dry.stdout)))
+    assert rows[0] == ["student", "mentor", "score"]
+    plan = {student: mentor for student, mentor, _ in rows[1:]}
+    # Anne (2 places) takes both health students, Marc the welder-to-be; Paul is not vetted
+    assert plan == {"Zoé": "Anne", "Noé": "Anne", "Léo": "Marc"}
+    assert "would propose 3 of 4 waiting students" in dry.stderr
+    matches = list(csv.reader(io.StringIO(ok(env, "export", "matches"))))
+    assert len(matches) == 1  # the header only: nothing was sent
+
+    out = ok(env, "match", "auto", "--school", "Polyvalente Sud")
+    assert "proposed 3 of 4 waiting students" in out
+    matches = list(csv.reader(io.StringIO(ok(env, "export", "matches"))))
+    assert sorted(row[3] for row in matches[1:]) == ["requested"] * 3
+    again = ok(env, "match", "auto")  # everyone proposed is waiting for their mentor now
+    assert "proposed 0 of 1 waiting students" in again
+    error = one_line_error(cli(env, "match", "auto", "--school", "Nowhere"))
+    assert "no school" in error

@@ -1,0 +1,83 @@
+"""Matching a whole cohort at once: every waiting student, at most one mentor each, optimally.
+
+The plan is only a proposal: each pair becomes a request the mentor accepts or declines, like
+any other. `--dry-run` shows it (with scores) for a coordinator to review before anything is
+sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.context import Context
+from core.matches import send_proposal
+from core.matching import assign
+from core.scoring import MentorCard, MentorPool, Rules, StudentCard, Weights
+
+CANDIDATES_PER_STUDENT = 50  # the best few are all an optimal plan ever needs
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    student_id: int
+    mentor_id: int
+    score: int
+
+
+def candidate_edges(
+    students: Sequence[StudentCard], pool: MentorPool, weights: Weights, rules: Rules,
+    per_student: int = CANDIDATES_PER_STUDENT,
+) -> np.ndarray:
+    """(student, mentor, score) rows: each student's best eligible mentors who share a field
+    or a neighbouring one (the sparse candidate graph)."""
+    ids = np.array([m.id for m in pool.mentors], dtype=np.int64)
+    rows: list[np.ndarray] = []
+    for student in students:
+        ok = pool.eligible(student, rules)
+        parts = pool.score_parts(student, weights)
+        ok &= (parts["same_field"] > 0) | (parts["neighbour_field"] > 0)
+        candidates = np.flatnonzero(ok)
+        if candidates.size == 0:
+            continue
+        total = sum(parts.values())[candidates]
+        if candidates.size > per_student:
+            best = np.argsort(-total, kind="stable")[:per_student]
+            candidates, total = candidates[best], total[best]
+        block = np.empty((candidates.size, 3), dtype=np.int64)
+        block[:, 0] = student.id
+        block[:, 1] = ids[candidates]
+        block[:, 2] = total
+        rows.append(block)
+    return np.concatenate(rows) if rows else np.empty((0, 3), dtype=np.int64)
+
+
+def plan(
+    students: Sequence[StudentCard], mentors: Sequence[MentorCard], pool: MentorPool,
+    weights: Weights, rules: Rules, maximise_matched: bool = True,
+) -> list[Pair]:
+    """The optimal proposal: first as many students matched as possible, then the best total
+    score (or the best total score alone with `maximise_matched=False`)."""
+    edges = candidate_edges(students, pool, weights, rules)
+    capacity = {m.id: max(m.capacity - m.load - m.pending, 0) for m in mentors
+                if m.vetted and not m.paused}
+    chosen = assign(edges, capacity, maximise_matched=maximise_matched)
+    score = {(int(s), int(m)): int(v) for s, m, v in edges}
+    return sorted(
+        (Pair(s, m, score[(s, m)]) for s, m in chosen.items()), key=lambda p: p.student_id
+    )
+
+
+def propose_plan(ctx: Context, pairs: Sequence[Pair], actor: str) -> int:
+    """Send each mentor the request of the plan (they accept or decline, as always)."""
+    sent = 0
+    for pair in pairs:
+        student = ctx.store.participant(pair.student_id)
+        mentor = ctx.store.participant(pair.mentor_id)
+        if student is None or mentor is None:
+            continue
+        send_proposal(ctx, student, mentor, actor)
+        sent += 1
+    return sent
