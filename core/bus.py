@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from core import choosing, matches, mentoring, onboarding, relay
+from core import choosing, cohort, matches, mentoring, onboarding, relay
 from core.commands import Command, parse_command
 from core.context import Context, Services
 from core.model import LANGUAGES, Identity, Inbound, Participant, Role, Step
@@ -163,6 +163,10 @@ def run_command(ctx: Context, p: Participant, command: Command, inbound: Inbound
             mentoring.capacity(ctx, p, command.args)
         case "kit" if onboarding_done:
             mentoring.kit(ctx, p)
+        case "bio" if onboarding_done:
+            mentoring.bio(ctx, p, command.args)
+        case "matchauto" | "jumelage" if onboarding_done:
+            cohort.coordinator_plan(ctx, p)
         case "suggest" | "suggestions" if onboarding_done:
             choosing.suggest(ctx, p)
         case "mentors" if onboarding_done:
@@ -201,6 +205,8 @@ def press_button(ctx: Context, p: Participant, inbound: Inbound) -> None:
         choosing.ask(ctx, p, int(value))
     elif verb == "mentors":
         choosing.browse_page(ctx, p, value)
+    elif verb == "matchauto" and value == "go":
+        cohort.coordinator_send(ctx, p)
     elif verb == "pause" and value in ("on", "off"):
         mentoring.set_paused(ctx, p, value == "on")
     else:

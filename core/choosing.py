@@ -129,9 +129,10 @@ def _filters(ctx: Context, args: str) -> tuple[str | None, MentorKind | None]:
 
 
 def _mentor_line(ctx: Context, m: MentorCard, lang: str) -> str:
-    return ctx.t(lang, "mentors.line", name=m.pseudonym, kind=ctx.t(lang, f"kind.{m.kind}"),
+    line = ctx.t(lang, "mentors.line", name=m.pseudonym, kind=ctx.t(lang, f"kind.{m.kind}"),
                  profession=m.profession or "—", years=m.years,
                  language=ctx.t(lang, f"language.name.{m.language}"))
+    return f"{line}\n  « {m.bio} »" if m.bio else line
 
 
 def _name(ctx: Context, m: MentorCard, lang: str) -> str:

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.context import Context
+from core.errors import DomainError
 from core.matches import send_proposal
 from core.matching import assign
+from core.model import Participant, Role
 from core.scoring import MentorCard, MentorPool, Rules, StudentCard, Weights
 
 CANDIDATES_PER_STUDENT = 50  # the best few are all an optimal plan ever needs
@@ -78,6 +80,55 @@ def propose_plan(ctx: Context, pairs: Sequence[Pair], actor: str) -> int:
         mentor = ctx.store.participant(pair.mentor_id)
         if student is None or mentor is None:
             continue
-        send_proposal(ctx, student, mentor, actor)
+        try:
+            send_proposal(ctx, student, mentor, actor)
+        except DomainError:  # things moved since the plan (a mentor paused, a student asked)
+            continue
         sent += 1
     return sent
+
+
+def _school_plan(ctx: Context, p: Participant) -> list[Pair] | None:
+    """The plan for a coordinator's own school; None (and why, told) when they may not."""
+    if p.role is not Role.COORDINATOR:
+        ctx.tell(p, "command.coordinators_only")
+        return None
+    if p.school_id is None:
+        ctx.tell(p, "cohort.no_school")
+        return None
+    students = ctx.store.waiting_students(p.school_id)
+    mentors = ctx.store.mentor_cards()
+    pool = MentorPool(mentors, ctx.services.fields)
+    return plan(students, mentors, pool, ctx.services.weights, ctx.services.rules)
+
+
+def coordinator_plan(ctx: Context, p: Participant) -> None:
+    """`/matchauto`: the plan for the coordinator's school, to review before anything is sent."""
+    pairs = _school_plan(ctx, p)
+    if pairs is None:
+        return
+    if not pairs:
+        ctx.tell(p, "cohort.nothing")
+        return
+    names = {m.id: m.pseudonym for m in ctx.store.mentor_cards()}
+    lines = []
+    for pair in pairs[:40]:
+        student = ctx.store.participant(pair.student_id)
+        lines.append(ctx.t(p.language, "cohort.line", student=student.pseudonym if student
+                           else "?", mentor=names.get(pair.mentor_id, "?"), score=pair.score))
+    more = len(pairs) - len(lines)
+    if more > 0:
+        lines.append(ctx.t(p.language, "cohort.more", count=more))
+    go = ctx.button(p.language, "cohort.send", "matchauto:go", count=len(pairs))
+    ctx.tell(p, "cohort.plan", buttons=(go,), count=len(pairs), list="\n".join(lines))
+
+
+def coordinator_send(ctx: Context, p: Participant) -> None:
+    """The coordinator approved: the plan is made again now (things moved since) and sent."""
+    pairs = _school_plan(ctx, p)
+    if pairs is None:
+        return
+    sent = propose_plan(ctx, pairs, actor=f"participant:{p.id}")
+    ctx.store.audit(f"participant:{p.id}", "cohort_proposed",
+                    {"school_id": p.school_id, "proposals": sent}, ctx.now)
+    ctx.tell(p, "cohort.sent", count=sent)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from core.context import Context
 from core.model import Participant, Role
 from core.onboarding import MAX_CAPACITY
+from core.safety import has_contact_details
 
 
 def is_mentor(ctx: Context, p: Participant) -> bool:
@@ -54,3 +55,24 @@ def kit(ctx: Context, p: Participant) -> None:
     """The good mentor kit: how to answer a teenager well, and what never to do."""
     if is_mentor(ctx, p):
         ctx.tell(p, "kit.text")
+
+
+MAX_BIO = 280
+
+
+def bio(ctx: Context, p: Participant, args: str) -> None:
+    """`/bio` shows a mentor's few words to students; `/bio …` sets them (no contact details:
+    students reach mentors through Passerelle only)."""
+    if not is_mentor(ctx, p):
+        return
+    text = " ".join(args.split())
+    if not text:
+        ctx.tell(p, "bio.show" if p.bio else "bio.none", bio=p.bio or "")
+        return
+    if len(text) > MAX_BIO or has_contact_details(text):
+        ctx.tell(p, "bio.invalid", max=MAX_BIO)
+        return
+    p.bio = text
+    ctx.store.save_participant(p)
+    ctx.store.audit(f"participant:{p.id}", "mentor_bio", {}, ctx.now)
+    ctx.tell(p, "bio.set", bio=text)

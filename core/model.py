@@ -141,6 +141,7 @@ class Participant:
     capacity: int | None = None
     vetted: bool = False
     paused: bool = False  # a mentor taking a break: no new requests meanwhile
+    bio: str | None = None  # a mentor's few words about themselves, shown to students
     current_match_id: int | None = None
     pending_text: str | None = None
     created_at: datetime | None = None

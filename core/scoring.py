@@ -55,6 +55,7 @@ class MentorCard:
     paused: bool = False
     vetted: bool = True
     region: str | None = None
+    bio: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

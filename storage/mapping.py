@@ -33,7 +33,7 @@ def participant_from(row: Any) -> Participant:
         mentor_kind=_KINDS[row.mentor_kind] if row.mentor_kind else None,
         profession=row.profession,
         years=row.years, capacity=row.capacity, vetted=bool(row.vetted),
-        paused=bool(row.paused),
+        paused=bool(row.paused), bio=row.bio,
         current_match_id=row.current_match_id, pending_text=row.pending_text,
         created_at=row.created_at,
     )
@@ -46,7 +46,8 @@ def participant_values(p: Participant) -> dict[str, Any]:
         "language": p.language, "school_id": p.school_id, "step": p.step.value, "age": p.age,
         "fields": ",".join(p.fields), "mentor_kind": p.mentor_kind.value if p.mentor_kind else None,
         "profession": p.profession, "years": p.years, "capacity": p.capacity,
-        "vetted": p.vetted, "paused": p.paused, "current_match_id": p.current_match_id,
+        "vetted": p.vetted, "paused": p.paused, "bio": p.bio,
+        "current_match_id": p.current_match_id,
         "pending_text": p.pending_text,
     }
 

@@ -321,7 +321,7 @@ class SqlStore:
 
         rows = self.conn.execute(
             select(P.c.id, P.c.pseudonym, P.c.mentor_kind, P.c.profession, P.c.years,
-                   P.c.fields, P.c.language, P.c.capacity, P.c.paused, P.c.vetted,
+                   P.c.fields, P.c.language, P.c.capacity, P.c.paused, P.c.vetted, P.c.bio,
                    PR.c.name.label("region"), count(MatchStatus.ACTIVE).label("load"),
                    count(MatchStatus.REQUESTED).label("pending"))
             .outerjoin(S, S.c.id == P.c.school_id).outerjoin(PR, PR.c.id == S.c.program_id)
@@ -335,7 +335,7 @@ class SqlStore:
                 fields=tuple(r.fields.split(",")) if r.fields else (), language=r.language,
                 capacity=r.capacity if r.capacity is not None else 1, load=int(r.load),
                 pending=int(r.pending), paused=bool(r.paused), vetted=bool(r.vetted),
-                region=r.region,
+                region=r.region, bio=r.bio,
             )
             for r in rows
         ]

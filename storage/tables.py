@@ -38,6 +38,7 @@ class ParticipantRow(SQLModel, table=True):
     capacity: int | None = None
     vetted: bool = False
     paused: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    bio: str | None = Field(default=None, max_length=300)
     current_match_id: int | None = None
     pending_text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_at: datetime

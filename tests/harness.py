@@ -113,9 +113,10 @@ class Harness:
     def store(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine)
 
-    def invite(self, code: str, role: Role, **kw: object) -> None:
+    def invite(self, code: str, role: Role, school_id: int | None = None, **kw: object) -> None:
         with self.store() as store:
-            store.add_invite(Invite(code, role, None, **kw), self.clock())  # type: ignore[arg-type]
+            store.add_invite(Invite(code, role, school_id, **kw),  # type: ignore[arg-type]
+                             self.clock())
 
     def participant(self, pseudonym: str) -> Participant:
         with self.store() as store:
