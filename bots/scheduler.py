@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -43,7 +43,8 @@ class Sweeper:
         self.scheduler = AsyncIOScheduler(timezone="UTC")
         self.scheduler.add_job(
             self.run_once, "interval", seconds=self.every_seconds, id="sweep",
-            max_instances=1, coalesce=True, next_run_time=self.clock(),
+            # APScheduler plans in real time (the injected clock only dates the sweep itself).
+            max_instances=1, coalesce=True, next_run_time=datetime.now(UTC),
         )
         self.scheduler.start()
         log.info("event=scheduler_started every=%ss", self.every_seconds)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import os
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
@@ -59,23 +61,37 @@ def drop_postgres_schema(engine: Engine) -> None:
     admin.dispose()
 
 
-def sqlite_engine(tmp_path) -> Engine:  # type: ignore[no-untyped-def]
-    return make_engine(f"sqlite:///{tmp_path / 'passerelle.db'}")
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once per run: each test gets a copy (migrating takes far longer)."""
+    path = tmp_path_factory.mktemp("migrated") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()  # the last connection closing checkpoints the WAL into the file
+    return path
+
+
+def fresh_sqlite(template: Path, tmp_path: Path) -> Engine:
+    path = tmp_path / "passerelle.db"
+    shutil.copyfile(template, path)
+    return make_engine(f"sqlite:///{path}")
 
 
 @pytest.fixture
-def sqlite_db(tmp_path) -> Iterator[Engine]:  # type: ignore[no-untyped-def]
-    engine = sqlite_engine(tmp_path)
-    upgrade(engine)
+def sqlite_db(migrated_sqlite: Path, tmp_path: Path) -> Iterator[Engine]:
+    engine = fresh_sqlite(migrated_sqlite, tmp_path)
     yield engine
     engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def any_db(request, tmp_path) -> Iterator[Engine]:  # type: ignore[no-untyped-def]
+def any_db(request, tmp_path, migrated_sqlite) -> Iterator[Engine]:  # type: ignore[no-untyped-def]
     """The same test on SQLite and on PostgreSQL."""
-    engine = sqlite_engine(tmp_path) if request.param == "sqlite" else postgres_engine()
-    upgrade(engine)
+    if request.param == "sqlite":
+        engine = fresh_sqlite(migrated_sqlite, tmp_path)
+    else:
+        engine = postgres_engine()
+        upgrade(engine)
     yield engine
     if request.param == "postgres":
         drop_postgres_schema(engine)

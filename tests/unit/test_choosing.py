@@ -8,12 +8,8 @@ of several fields, a paused or unvetted one, people on Slack. Zoé ("kid") is th
 from __future__ import annotations
 
 import json
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 
 from core.bus import sweep
 from core.model import (
@@ -28,8 +24,6 @@ from core.model import (
     School,
     Step,
 )
-from storage.engine import make_engine
-from storage.migrate import upgrade
 from storage.store import A
 from tests.fakes import Sent
 from tests.harness import Harness
@@ -38,25 +32,6 @@ HOUR = 3600.0
 TIMEOUT = 72 * HOUR
 
 KID = "kid"  # Zoé's platform user
-
-
-@pytest.fixture(scope="module")
-def migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("migrated") / "template.db"
-    engine = make_engine(f"sqlite:///{path}")
-    upgrade(engine)
-    engine.dispose()
-    return path
-
-
-@pytest.fixture
-def sqlite_db(migrated: Path, tmp_path: Path) -> Iterator[Engine]:
-    """conftest's fresh SQLite database, copied from one migrated once (migrating is slow)."""
-    path = tmp_path / "passerelle.db"
-    shutil.copyfile(migrated, path)
-    engine = make_engine(f"sqlite:///{path}")
-    yield engine
-    engine.dispose()
 
 
 # helpers ---------------------------------------------------------------------------------------

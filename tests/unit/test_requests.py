@@ -7,38 +7,14 @@ answers to every press, the audit trail, and what the student hears (nothing, un
 from __future__ import annotations
 
 import json
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 
 from core.errors import DomainError
 from core.model import Address, MatchStatus, Role
-from storage.engine import make_engine
-from storage.migrate import upgrade
 from storage.store import A, M
 from tests.harness import Harness
-
-
-@pytest.fixture(scope="module")
-def migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("migrated") / "template.db"
-    engine = make_engine(f"sqlite:///{path}")
-    upgrade(engine)
-    engine.dispose()
-    return path
-
-
-@pytest.fixture
-def sqlite_db(migrated: Path, tmp_path: Path) -> Iterator[Engine]:
-    """conftest's fresh SQLite database, copied from one migrated once (migrating is slow)."""
-    path = tmp_path / "passerelle.db"
-    shutil.copyfile(migrated, path)
-    engine = make_engine(f"sqlite:///{path}")
-    yield engine
-    engine.dispose()
 
 
 def t(w: Harness, lang: str, key: str, **values: object) -> str:

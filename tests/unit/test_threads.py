@@ -22,32 +22,12 @@ from sqlalchemy import Engine, delete
 from core.context import Services
 from core.model import Address
 from storage.engine import make_engine
-from storage.migrate import upgrade
 from storage.store import O
 from tests.fakes import Sent
 from tests.harness import Harness
 
 SLACK = "slack"
 MARC = "Marc (soudeur)"
-
-
-@pytest.fixture(scope="module")
-def migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("migrated") / "template.db"
-    engine = make_engine(f"sqlite:///{path}")
-    upgrade(engine)
-    engine.dispose()
-    return path
-
-
-@pytest.fixture
-def sqlite_db(migrated: Path, tmp_path: Path) -> Iterator[Engine]:
-    """conftest's fresh SQLite database, copied from one migrated once (migrating is slow)."""
-    path = tmp_path / "passerelle.db"
-    shutil.copyfile(migrated, path)
-    engine = make_engine(f"sqlite:///{path}")
-    yield engine
-    engine.dispose()
 
 
 def t(w: Harness, lang: str, key: str, **values: object) -> str:
@@ -350,10 +330,10 @@ def threaded(services: Services) -> Services:
 
 
 @pytest.fixture(scope="module")
-def enrolled(migrated: Path, threaded: Services) -> Path:
+def enrolled(migrated_sqlite: Path, threaded: Services) -> Path:
     """Marc on Slack (up to 5 students) and four students, enrolled once; outbox emptied."""
-    path = migrated.with_name("enrolled.db")
-    shutil.copyfile(migrated, path)
+    path = migrated_sqlite.with_name("enrolled.db")
+    shutil.copyfile(migrated_sqlite, path)
     engine = make_engine(f"sqlite:///{path}")
     w = Harness(engine, threaded)
     w.enrol_mentor("pro", "Marc", platform=SLACK, profession="soudeur")
