@@ -26,6 +26,7 @@ bench: $(STAMP)
 	$(BIN)/python tests/bench/bench_relay.py
 	$(BIN)/python tests/bench/bench_suggest.py
 	$(BIN)/python tests/bench/bench_matching.py
+	$(BIN)/python tests/bench/bench_cohort.py
 
 clean:
 	rm -rf $(VENV) data/*.db*

@@ -34,26 +34,41 @@ def candidate_edges(
     per_student: int = CANDIDATES_PER_STUDENT,
 ) -> np.ndarray:
     """(student, mentor, score) rows: each student's best eligible mentors who share a field
-    or a neighbouring one (the sparse candidate graph)."""
+    or a neighbouring one (the sparse candidate graph).
+
+    A mentor's score depends on the student only through their fields, language, region and
+    whether the peer age rule applies; students alike in those (most of a cohort: a dozen
+    fields) share one computation."""
     ids = np.array([m.id for m in pool.mentors], dtype=np.int64)
+    best_of: dict[tuple[object, ...], tuple[np.ndarray, np.ndarray]] = {}
     rows: list[np.ndarray] = []
     for student in students:
-        ok = pool.eligible(student, rules)
-        parts = pool.score_parts(student, weights)
-        ok &= (parts["same_field"] > 0) | (parts["neighbour_field"] > 0)
-        candidates = np.flatnonzero(ok)
-        if candidates.size == 0:
+        key = (tuple(sorted(student.fields)), student.language, student.region,
+               student.age >= rules.peer_min_age)
+        if key not in best_of:
+            best_of[key] = _best_mentors(student, pool, weights, rules, per_student, ids)
+        mentors, totals = best_of[key]
+        if mentors.size == 0:
             continue
-        total = sum(parts.values())[candidates]
-        if candidates.size > per_student:
-            best = np.argsort(-total, kind="stable")[:per_student]
-            candidates, total = candidates[best], total[best]
-        block = np.empty((candidates.size, 3), dtype=np.int64)
+        block = np.empty((mentors.size, 3), dtype=np.int64)
         block[:, 0] = student.id
-        block[:, 1] = ids[candidates]
-        block[:, 2] = total
+        block[:, 1] = mentors
+        block[:, 2] = totals
         rows.append(block)
     return np.concatenate(rows) if rows else np.empty((0, 3), dtype=np.int64)
+
+
+def _best_mentors(student: StudentCard, pool: MentorPool, weights: Weights, rules: Rules,
+                  per_student: int, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    ok = pool.eligible(student, rules)
+    parts = pool.score_parts(student, weights)
+    ok &= (parts["same_field"] > 0) | (parts["neighbour_field"] > 0)
+    candidates = np.flatnonzero(ok)
+    total = sum(parts.values())[candidates]
+    if candidates.size > per_student:
+        best = np.lexsort((ids[candidates], -total))[:per_student]
+        candidates, total = candidates[best], total[best]
+    return ids[candidates], total
 
 
 def plan(
@@ -66,10 +81,22 @@ def plan(
     capacity = {m.id: max(m.capacity - m.load - m.pending, 0) for m in mentors
                 if m.vetted and not m.paused}
     chosen = assign(edges, capacity, maximise_matched=maximise_matched)
-    score = {(int(s), int(m)): int(v) for s, m, v in edges}
-    return sorted(
-        (Pair(s, m, score[(s, m)]) for s, m in chosen.items()), key=lambda p: p.student_id
-    )
+    return sorted(_pairs(edges, chosen), key=lambda p: p.student_id)
+
+
+def _pairs(edges: np.ndarray, chosen: dict[int, int]) -> list[Pair]:
+    """The chosen pairs with their scores, found among millions of edges without a dict of
+    them all (which would cost more memory than the solver)."""
+    if not chosen:
+        return []
+    wanted = np.array(list(chosen.items()), dtype=np.int64)
+    span = int(max(edges[:, 1].max(), wanted[:, 1].max())) + 1
+    hit = np.isin(edges[:, 0] * span + edges[:, 1], wanted[:, 0] * span + wanted[:, 1])
+    found = edges[hit]
+    best: dict[tuple[int, int], int] = {}
+    for s, m, v in found.tolist():  # duplicates of a pair: the solver counted the best score
+        best[(s, m)] = max(v, best.get((s, m), v))
+    return [Pair(s, m, best[(s, m)]) for s, m in chosen.items()]
 
 
 def propose_plan(ctx: Context, pairs: Sequence[Pair], actor: str) -> int:
