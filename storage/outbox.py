@@ -11,7 +11,17 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from core.delivery import OutboxItem
 from core.model import OP_DELETE, OP_EDIT, OP_SEND, Address, Envelope, Outbound
@@ -45,8 +55,13 @@ _MATCH_THREAD = (
     ).limit(1).scalar_subquery()
 )
 _CLAIM = (
-    select(O, _DELIVERED_COPY.label("copy_id"), _MATCH_THREAD.label("match_thread"),
-           _COPY_PARTS.label("copy_parts"))
+    select(
+        O,
+        case((O.c.op != OP_SEND, _DELIVERED_COPY), else_=None).label("copy_id"),
+        case((O.c.match_id.is_not(None) & O.c.thread_id.is_(None), _MATCH_THREAD),
+             else_=None).label("match_thread"),
+        case((O.c.op == OP_DELETE, _COPY_PARTS), else_=None).label("copy_parts"),
+    )
     .where(
         O.c.id.in_(_CHAT_HEADS),
         O.c.next_attempt_at <= bindparam("now"),
