@@ -63,6 +63,9 @@ class Bus:
         return accepted
 
 
+EVENT_KEYS_KEPT = timedelta(days=7)
+
+
 def sweep(bus: Bus, now: datetime) -> int:
     """What time alone brings about: requests nobody answered in time are closed kindly.
 
@@ -74,8 +77,13 @@ def sweep(bus: Bus, now: datetime) -> int:
         hours = bus.services.rules.request_timeout_hours
         expired = matches.expire_requests(ctx, timedelta(hours=hours))
         store.enqueue(ctx.out, now)
+        # Platforms retry for minutes (Slack), resume within a session (Discord) and keep
+        # updates a day (Telegram): a week of dedup keys covers them all, and no more grows.
+        forgotten = store.forget_events(now - EVENT_KEYS_KEPT)
     if expired:
         log.info("event=requests_expired count=%d", expired)
+    if forgotten:
+        log.info("event=event_keys_forgotten count=%d", forgotten)
     return expired
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Engine,
     bindparam,
     case,
+    delete,
     func,
     insert,
     literal,
@@ -159,6 +160,10 @@ class SqlStore:
         statement = _CLAIM_EVENT[self.conn.dialect.name]  # settings admit SQLite or PostgreSQL
         rows = self.conn.execute(statement, [{"event_key": k, "processed_at": now} for k in keys])
         return {row.event_key for row in rows}
+
+    def forget_events(self, before: datetime) -> int:
+        result = self.conn.execute(delete(E).where(E.c.processed_at < before))
+        return int(result.rowcount or 0)
 
     def claim_event(self, event_key: str, now: datetime) -> bool:
         return event_key in self.claim_events([event_key], now)

@@ -113,6 +113,7 @@ class RelayedMessageRow(SQLModel, table=True):
 
 class ProcessedEventRow(SQLModel, table=True):
     __tablename__ = "processed_events"
+    __table_args__ = (Index("ix_processed_events_at", "processed_at"),)
     event_key: str = Field(primary_key=True, max_length=200)
     processed_at: datetime
 

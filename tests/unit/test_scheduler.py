@@ -6,6 +6,7 @@ import asyncio
 from datetime import timedelta
 
 from bots.scheduler import Sweeper
+from core.bus import sweep
 from tests.harness import Harness
 
 
@@ -51,3 +52,15 @@ async def test_a_sweep_before_the_timeout_or_a_second_one_does_nothing(world: Ha
     world.clock.advance(73 * 3600)
     assert await asyncio.to_thread(world.texts, "pro") == [world.services.catalog.t(
         "fr", "request.expired_mentor", name="Zoé")]
+
+
+def test_a_sweep_forgets_event_keys_older_than_a_week(world: Harness) -> None:
+    world.say("kid", "/start NOPE-1", event_key="old-event")
+    world.clock.advance(6 * 24 * 3600)
+    world.say("kid", "/start NOPE-2", event_key="recent-event")
+    sweep(world.bus, world.clock.now + timedelta(days=1, seconds=1))
+    with world.store() as store:
+        kept = {row[0] for row in store.conn.exec_driver_sql(
+            "SELECT event_key FROM processed_events")}
+    assert kept == {"recent-event"}
+    assert world.say("kid", "/start NOPE-1", event_key="recent-event") is False  # still a repeat
