@@ -27,6 +27,7 @@ from core.model import (
 from storage.store import A
 from tests.fakes import Sent
 from tests.harness import Harness
+from tests.inbox import t
 
 HOUR = 3600.0
 TIMEOUT = 72 * HOUR
@@ -35,10 +36,6 @@ KID = "kid"  # Zoé's platform user
 
 
 # helpers ---------------------------------------------------------------------------------------
-
-def t(w: Harness, lang: str, key: str, **values: object) -> str:
-    return w.services.catalog.t(lang, key, **values)
-
 
 def news(w: Harness, *users: str, platform: str = "playground") -> dict[str, list[Sent]]:
     """Deliver once, then what each of `users` received since last looked at."""

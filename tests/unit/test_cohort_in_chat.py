@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from core.model import Role, School
 from tests.harness import Harness
-
-
-def t(w: Harness, lang: str, key: str, **values: object) -> str:
-    return w.services.catalog.t(lang, key, **values)
+from tests.inbox import t
 
 
 def school_with_people(w: Harness) -> None:

@@ -2,49 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from sqlalchemy import select
 
 from core.errors import DomainError
 from core.model import Role
 from core.onboarding import MAX_CAPACITY
-from storage.store import A
 from tests.harness import Harness
-
-
-def t(w: Harness, lang: str, key: str, **values: object) -> str:
-    return w.services.catalog.t(lang, key, **values)
-
-
-def news(w: Harness, *users: str, platform: str = "playground") -> dict[str, list[str]]:
-    """Deliver once, then what each of `users` received since last looked at (as Harness.texts
-    does, with one delivery run for them all)."""
-    w.deliver(platform)
-    got = {}
-    for user in users:
-        received = w.channel(platform).chat(user)
-        start = w.seen.get((platform, user), 0)
-        w.seen[(platform, user)] = len(received)
-        got[user] = [s.message.text for s in received[start:]]
-    return got
-
-
-def settle(w: Harness, *users: str, platform: str = "playground") -> None:
-    """Deliver everything so far and forget it: the next inbox starts empty."""
-    news(w, *users, platform=platform)
-
-
-def unheard(w: Harness, *users: str, platform: str = "playground") -> dict[str, list[str]]:
-    """What any of `users` received that they should not have: `{}` when all is quiet."""
-    return {user: got for user, got in news(w, *users, platform=platform).items() if got}
-
-
-def audit_rows(w: Harness) -> list[tuple[str, str, dict[str, object]]]:
-    with w.sql().conn as conn:  # closed at once: an open SQLite read would hold the write lock
-        rows = conn.execute(select(A.c.actor, A.c.action, A.c.detail).order_by(A.c.id)).all()
-    return [(r.actor, r.action, json.loads(r.detail)) for r in rows]
+from tests.inbox import audit_rows, settle, t
 
 
 def mentor_audit(w: Harness) -> list[tuple[str, str, dict[str, object]]]:

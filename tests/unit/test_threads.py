@@ -25,40 +25,14 @@ from storage.engine import make_engine
 from storage.store import O
 from tests.fakes import Sent
 from tests.harness import Harness
+from tests.inbox import settle, t, unheard
 
 SLACK = "slack"
 MARC = "Marc (soudeur)"
 
 
-def t(w: Harness, lang: str, key: str, **values: object) -> str:
-    return w.services.catalog.t(lang, key, **values)
-
-
 def relayed(w: Harness, name: str, text: str) -> str:
     return t(w, "fr", "relay.message", name=name, text=text)
-
-
-def news(w: Harness, *users: str, platform: str = "playground") -> dict[str, list[str]]:
-    """Deliver once, then what each of `users` received since last looked at (as Harness.texts
-    does, with one delivery run for them all)."""
-    w.deliver(platform)
-    got = {}
-    for user in users:
-        received = w.channel(platform).chat(user)
-        start = w.seen.get((platform, user), 0)
-        w.seen[(platform, user)] = len(received)
-        got[user] = [s.message.text for s in received[start:]]
-    return got
-
-
-def settle(w: Harness, *users: str, platform: str = "playground") -> None:
-    """Deliver everything so far and forget it: the next inbox starts empty."""
-    news(w, *users, platform=platform)
-
-
-def unheard(w: Harness, *users: str, platform: str = "playground") -> dict[str, list[str]]:
-    """What any of `users` received that they should not have: `{}` when all is quiet."""
-    return {user: got for user, got in news(w, *users, platform=platform).items() if got}
 
 
 def mentor_inbox(w: Harness) -> list[Sent]:
