@@ -9,7 +9,6 @@ import asyncio
 import itertools
 from collections.abc import AsyncIterator
 
-import aiohttp
 import pytest
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
@@ -30,6 +29,7 @@ from tests.adapters.fake_discord import (
     DIRECT_MESSAGES,
     FakeDiscord,
 )
+from tests.adapters.service import playground, playground_says, running
 from tests.harness import START
 
 MENTOR = 310_000_000_000_000_077
@@ -55,16 +55,6 @@ async def fake() -> AsyncIterator[FakeDiscord]:
             yield server
 
 
-async def running(app: Passerelle) -> tuple[asyncio.Event, asyncio.Task[None]]:
-    stop = asyncio.Event()
-    task = asyncio.create_task(app.serve(stop))
-    for _ in range(300):
-        if getattr(app, "port", None) and all(w.alive() for w in app.workers):
-            break
-        await asyncio.sleep(0.01)
-    return stop, task
-
-
 @pytest.fixture
 async def service(sqlite_db: Engine, services: Services, fake: FakeDiscord
                   ) -> AsyncIterator[Passerelle]:
@@ -83,22 +73,6 @@ async def service(sqlite_db: Engine, services: Services, fake: FakeDiscord
     finally:
         stop.set()
         await task
-
-
-async def playground(app: Passerelle, user: str, after: int = 0) -> list[dict]:
-    async with aiohttp.ClientSession() as session, session.get(
-        f"http://127.0.0.1:{app.port}/api/playground/{user}/messages",
-        params={"after": after, "wait": "2"},
-    ) as response:
-        return (await response.json())["messages"]
-
-
-async def student_says(app: Passerelle, words: str, **extra: object) -> None:
-    body = {"text": words, "client_id": f"student-{next(_CLIENT_IDS)}", **extra}
-    async with aiohttp.ClientSession() as session, session.post(
-        f"http://127.0.0.1:{app.port}/api/playground/student/messages", json=body,
-    ) as response:
-        assert response.status == 202
 
 
 async def student_gets(app: Passerelle, seen: int, count: int = 1) -> list[dict]:
@@ -406,3 +380,7 @@ async def test_starts_when_discord_comes_back_and_restores_the_endpoints() -> No
             await channel.stop()
     assert before == (Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY)
     assert not channel.healthy()
+
+
+async def student_says(app: Passerelle, words: str, **extra: object) -> None:
+    await playground_says(app, "student", words, **extra)

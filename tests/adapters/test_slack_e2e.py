@@ -9,7 +9,6 @@ import itertools
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import pytest
 from sqlalchemy import Engine, text
 
@@ -21,21 +20,12 @@ from core.matches import propose_match
 from core.model import Invite, Role
 from storage.store import SqlUnitOfWork
 from tests.adapters.fake_slack import FakeSlack
+from tests.adapters.service import playground, playground_says, running
 from tests.harness import START
 
 MENTOR = "U0MARC"
 _CLIENT_IDS = itertools.count(1)
 CODE = "SLACK-MARC-1"
-
-
-async def running(app: Passerelle) -> tuple[asyncio.Event, asyncio.Task[None]]:
-    stop = asyncio.Event()
-    task = asyncio.create_task(app.serve(stop))
-    for _ in range(300):
-        if getattr(app, "port", None) and all(w.alive() for w in app.workers):
-            break
-        await asyncio.sleep(0.01)
-    return stop, task
 
 
 def settings_for(fake: FakeSlack, **slack: object):  # type: ignore[no-untyped-def]
@@ -72,22 +62,6 @@ async def service(sqlite_db: Engine, services: Services, fake: FakeSlack
     async for app in serve(sqlite_db, services, settings_for(fake, app_token=fake.app_token)):
         await fake.wait_connections(1, timeout=5)
         yield app
-
-
-async def playground(app: Passerelle, user: str, after: int = 0) -> list[dict]:
-    async with aiohttp.ClientSession() as session, session.get(
-        f"http://127.0.0.1:{app.port}/api/playground/{user}/messages",
-        params={"after": after, "wait": "2"},
-    ) as response:
-        return (await response.json())["messages"]
-
-
-async def playground_says(app: Passerelle, user: str, text: str, **extra: object) -> None:
-    body = {"text": text, "client_id": f"{user}-{next(_CLIENT_IDS)}", **extra}
-    async with aiohttp.ClientSession() as session, session.post(
-        f"http://127.0.0.1:{app.port}/api/playground/{user}/messages", json=body,
-    ) as response:
-        assert response.status == 202
 
 
 async def bot_says(app: Passerelle, user: str, seen: int, count: int = 1) -> list[dict]:

@@ -12,7 +12,6 @@ import sys  # noqa: E402
 from collections.abc import AsyncIterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import aiohttp  # noqa: E402
 import pytest  # noqa: E402
 from sqlalchemy import Engine  # noqa: E402
 
@@ -24,21 +23,12 @@ from core.commands import MENU  # noqa: E402
 from core.context import Services  # noqa: E402
 from storage.store import SqlUnitOfWork  # noqa: E402
 from tests.adapters.fake_telegram import FakeTelegram  # noqa: E402
+from tests.adapters.service import playground, playground_says, running  # noqa: E402
 from tests.harness import START  # noqa: E402
 
 TOKEN = "123:ABC"
 ZOE = 5001
 PASSERELLE = str(Path(sys.executable).with_name("passerelle"))
-
-
-async def running(app: Passerelle) -> tuple[asyncio.Event, asyncio.Task[None]]:
-    stop = asyncio.Event()
-    task = asyncio.create_task(app.serve(stop))
-    for _ in range(300):
-        if getattr(app, "port", None) and all(w.alive() for w in app.workers):
-            break
-        await asyncio.sleep(0.01)
-    return stop, task
 
 
 @pytest.fixture
@@ -73,22 +63,6 @@ async def said(fake: FakeTelegram, count: int, chat: int = ZOE, *, after: int | 
     start = len(fake.sent(chat)) if after is None else after
     await fake.wait_sent(start + count, chat_id=chat, timeout=5)
     return fake.sent(chat)[start:start + count]
-
-
-async def playground(app: Passerelle, user: str, after: int = 0) -> list[dict]:
-    async with aiohttp.ClientSession() as session, session.get(
-        f"http://127.0.0.1:{app.port}/api/playground/{user}/messages",
-        params={"after": after, "wait": "2"},
-    ) as response:
-        return (await response.json())["messages"]
-
-
-async def playground_says(app: Passerelle, user: str, text: str, **extra: object) -> None:
-    body = {"text": text, "client_id": f"{user}-{text}", **extra}
-    async with aiohttp.ClientSession() as session, session.post(
-        f"http://127.0.0.1:{app.port}/api/playground/{user}/messages", json=body,
-    ) as response:
-        assert response.status == 202
 
 
 async def test_menu_and_polling_mode_are_set_up(service: Passerelle, fake: FakeTelegram):
