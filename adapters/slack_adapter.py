@@ -402,39 +402,37 @@ class SlackChannel:
         to = message.to
         text = escape(message.text)
         blocks = blocks_for(message.text, message.buttons)
-        try:
-            if to.private_to:
-                sent = await self.client.chat_postEphemeral(
-                    channel=to.chat_id, user=to.private_to, text=text, blocks=blocks,
-                    thread_ts=to.thread_id)
-                return str(sent.get("message_ts") or "")
-            sent = await self.client.chat_postMessage(
-                channel=to.chat_id, text=text, blocks=blocks, thread_ts=to.thread_id,
-                unfurl_links=False, unfurl_media=False)
-            return str(sent["ts"])
-        except SlackApiError as error:
-            raise translate_error(error) from error
-        except aiohttp.ClientConnectionError as error:
-            raise RetryLater(f"slack network: {type(error).__name__}") from error
+        if to.private_to:
+            sent = await self._call(self.client.chat_postEphemeral(
+                channel=to.chat_id, user=to.private_to, text=text, blocks=blocks,
+                thread_ts=to.thread_id))
+            return str(sent.get("message_ts") or "")
+        sent = await self._call(self.client.chat_postMessage(
+            channel=to.chat_id, text=text, blocks=blocks, thread_ts=to.thread_id,
+            unfurl_links=False, unfurl_media=False))
+        return str(sent["ts"])
 
     async def edit(self, message: Outbound) -> None:
         assert message.edit_of is not None
-        try:
-            await self.client.chat_update(
-                channel=message.to.chat_id, ts=message.edit_of, text=escape(message.text),
-                blocks=blocks_for(message.text))
-        except SlackApiError as error:
-            raise translate_error(error) from error
-        except aiohttp.ClientConnectionError as error:
-            raise RetryLater(f"slack network: {type(error).__name__}") from error
+        await self._call(self.client.chat_update(
+            channel=message.to.chat_id, ts=message.edit_of, text=escape(message.text),
+            blocks=blocks_for(message.text)))
 
     async def delete(self, message: Outbound) -> None:
         assert message.delete_of is not None
+        # Already gone is what was asked.
+        await self._call(self.client.chat_delete(channel=message.to.chat_id,
+                                                 ts=message.delete_of), done_if=GONE)
+
+    @staticmethod
+    async def _call(request: Awaitable[Any], done_if: frozenset[str] = frozenset()) -> Any:
+        """One Web API call, its failures in the delivery workers' terms; an error in
+        `done_if` means the call's purpose is already met."""
         try:
-            await self.client.chat_delete(channel=message.to.chat_id, ts=message.delete_of)
+            return await request
         except SlackApiError as error:
-            if str(error.response.get("error")) in GONE:  # already gone: what was asked is done
-                return
+            if str(error.response.get("error")) in done_if:
+                return None
             raise translate_error(error) from error
         except aiohttp.ClientConnectionError as error:
             raise RetryLater(f"slack network: {type(error).__name__}") from error

@@ -115,8 +115,10 @@ def propose_plan(ctx: Context, pairs: Sequence[Pair], actor: str) -> int:
     return sent
 
 
-def _school_plan(ctx: Context, p: Participant) -> list[Pair] | None:
-    """The plan for a coordinator's own school; None (and why, told) when they may not."""
+def _school_plan(ctx: Context, p: Participant
+                 ) -> tuple[list[Pair], list[MentorCard]] | None:
+    """The plan for a coordinator's own school, and the mentors it drew on; None (and why,
+    told) when they may not."""
     if p.role is not Role.COORDINATOR:
         ctx.tell(p, "command.coordinators_only")
         return None
@@ -126,18 +128,19 @@ def _school_plan(ctx: Context, p: Participant) -> list[Pair] | None:
     students = ctx.store.waiting_students(p.school_id)
     mentors = ctx.store.mentor_cards()
     pool = MentorPool(mentors, ctx.services.fields)
-    return plan(students, mentors, pool, ctx.services.weights, ctx.services.rules)
+    return plan(students, mentors, pool, ctx.services.weights, ctx.services.rules), mentors
 
 
 def coordinator_plan(ctx: Context, p: Participant) -> None:
     """`/matchauto`: the plan for the coordinator's school, to review before anything is sent."""
-    pairs = _school_plan(ctx, p)
-    if pairs is None:
+    planned = _school_plan(ctx, p)
+    if planned is None:
         return
+    pairs, mentors = planned
     if not pairs:
         ctx.tell(p, "cohort.nothing")
         return
-    names = {m.id: m.pseudonym for m in ctx.store.mentor_cards()}
+    names = {m.id: m.pseudonym for m in mentors}
     lines = []
     for pair in pairs[:40]:
         student = ctx.store.participant(pair.student_id)
@@ -152,10 +155,10 @@ def coordinator_plan(ctx: Context, p: Participant) -> None:
 
 def coordinator_send(ctx: Context, p: Participant) -> None:
     """The coordinator approved: the plan is made again now (things moved since) and sent."""
-    pairs = _school_plan(ctx, p)
-    if pairs is None:
+    planned = _school_plan(ctx, p)
+    if planned is None:
         return
-    sent = propose_plan(ctx, pairs, actor=f"participant:{p.id}")
+    sent = propose_plan(ctx, planned[0], actor=f"participant:{p.id}")
     ctx.store.audit(f"participant:{p.id}", "cohort_proposed",
                     {"school_id": p.school_id, "proposals": sent}, ctx.now)
     ctx.tell(p, "cohort.sent", count=sent)
