@@ -24,11 +24,11 @@ from bots.catalogs import load_catalog, load_fields
 from bots.delivery import DeliveryWorker, utc_now
 from bots.intake import Intake
 from bots.scheduler import Sweeper
-from bots.settings import ROOT, MatchingSettings, Settings, SettingsError
+from bots.settings import ROOT, GroupSettings, MatchingSettings, Settings, SettingsError
 from core.bus import Bus
 from core.commands import MENU
 from core.context import Services
-from core.model import DEFAULT_LANGUAGE, LANGUAGES, Inbound
+from core.model import DEFAULT_LANGUAGE, LANGUAGES, GroupRules, Inbound
 from core.ports import Channel
 from core.scoring import Rules, Weights
 from storage.engine import is_sqlite, make_engine, ping
@@ -42,6 +42,7 @@ log = logging.getLogger("passerelle.app")
 def build_services(settings: Settings | None = None) -> Services:
     captions = settings.relay.media_captions if settings is not None else False
     matching = settings.matching if settings is not None else MatchingSettings()
+    grouping = settings.groups if settings is not None else GroupSettings()
     return Services(
         catalog=load_catalog(), fields=load_fields(), detect=detect_language,
         relay_captions=captions, threaded=THREADED_PLATFORMS,
@@ -50,6 +51,10 @@ def build_services(settings: Settings | None = None) -> Services:
                     max_open_requests=matching.max_open_requests,
                     request_timeout_hours=matching.request_timeout_hours,
                     suggestions=matching.suggestions),
+        group_rules=GroupRules(
+            age_bands=tuple(map(tuple, grouping.age_bands)),  # type: ignore[arg-type]
+            program_age_bands={name: tuple(map(tuple, bands))  # type: ignore[misc]
+                               for name, bands in grouping.program_age_bands.items()}),
     )
 
 

@@ -20,7 +20,7 @@ from functools import partial
 from bots.ratelimit import limiter_for
 from core.context import Context, Services
 from core.delivery import OutboxItem, delivery_failed, next_attempt, recipient_unreachable
-from core.model import OP_DELETE, OP_EDIT, Outbound
+from core.model import OP_DELETE, OP_EDIT, Address, Outbound
 from core.ports import Channel, PermanentFailure, RetryLater, UnitOfWorkFactory, Unreachable
 from core.text import split_text
 from storage.outbox import OutboxQueue
@@ -124,7 +124,7 @@ class DeliveryWorker:
                     if isinstance(ids, tuple)]
             if done:
                 await asyncio.to_thread(self.queue.delivered_many, done, self.clock(),
-                                        bool(getattr(self.channel, "threads", False)))
+                                        self._threads)
             fatal = [o for o in sent
                      if isinstance(o, BaseException) and not isinstance(o, Exception)]
             if fatal:  # the process is going down (exit, interrupt): let it, once that is saved
@@ -192,6 +192,11 @@ class DeliveryWorker:
             message = replace(message, edit_of=None)
         return await self._send_parts(item, message, batch)
 
+    @property
+    def _threads(self) -> bool:
+        """The platform hangs a match's messages in a thread its first message opens."""
+        return bool(getattr(self.channel, "threads", False))
+
     async def _send_parts(
         self, item: OutboxItem, message: Outbound, batch: list[int] | None
     ) -> list[str]:
@@ -200,9 +205,10 @@ class DeliveryWorker:
         for index in range(item.parts_sent, len(parts)):
             last = index == len(parts) - 1
             part = Outbound(
-                message.to, parts[index],
+                _part_address(message, ids, self._threads), parts[index],
                 buttons=message.buttons if last else (),
                 reply_to=message.reply_to if index == 0 else None,
+                opens_thread=message.opens_thread and index == 0,
             )
             if index > item.parts_sent and self.limiter is not None:
                 await self.limiter.wait(message.to.chat_id)
@@ -252,3 +258,11 @@ class DeliveryWorker:
             decide(ctx, failed)
             store.enqueue(ctx.out, now)
         self.notify()
+
+
+def _part_address(message: Outbound, ids: list[str], threads: bool) -> Address:
+    """Where one part goes: once the first part of a thread's opening message is out, the
+    rest follow it into that thread (on Discord a private thread has no message to hang on)."""
+    if threads and message.opens_thread and ids and message.to.thread_id is None:
+        return replace(message.to, thread_id=ids[0])
+    return message.to

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -67,6 +67,24 @@ class MatchingSettings(BaseModel):
     weights: WeightSettings = WeightSettings()
 
 
+AgeBand = tuple[Annotated[int, Field(ge=14, le=30)], Annotated[int, Field(ge=14, le=30)]]
+
+
+class GroupSettings(BaseModel):
+    # Minors and adults apart: student age bands, each group in one of them. [] = all together.
+    age_bands: list[AgeBand] = []
+    # The same, for one program by name (a program not listed follows age_bands).
+    program_age_bands: dict[str, list[AgeBand]] = {}
+
+    @field_validator("age_bands")
+    @classmethod
+    def _ordered(cls, bands: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        for low, high in bands:
+            if low > high:
+                raise ValueError(f"age band {low}-{high}: the first age is the youngest")
+        return bands
+
+
 class TelegramSettings(BaseModel):
     token: SecretStr | None = None
     base_url: str | None = None  # a self-hosted Bot API server (tests: the fake one)
@@ -88,6 +106,9 @@ class DiscordSettings(BaseModel):
     # the fake server. Unset: discord.com and gateway.discord.gg.
     api_base_url: str | None = None
     gateway_url: str | None = None
+    # A channel of the mentors' server: each match becomes a private thread in it, instead of
+    # a reply chain in the mentor's DMs with the bot.
+    mentor_channel_id: int | None = None
 
 
 class Settings(BaseSettings):
@@ -106,6 +127,7 @@ class Settings(BaseSettings):
     delivery: DeliverySettings = DeliverySettings()
     relay: RelaySettings = RelaySettings()
     matching: MatchingSettings = MatchingSettings()
+    groups: GroupSettings = GroupSettings()
     telegram: TelegramSettings = TelegramSettings()
     slack: SlackSettings = SlackSettings()
     discord: DiscordSettings = DiscordSettings()

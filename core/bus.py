@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from core import choosing, cohort, matches, mentoring, onboarding, relay
+from core import choosing, cohort, group_admin, groups, matches, mentoring, onboarding, relay
 from core.commands import Command, parse_command
 from core.context import Context, Services
 from core.model import LANGUAGES, Identity, Inbound, Participant, Role, Step
@@ -181,6 +181,19 @@ def run_command(ctx: Context, p: Participant, command: Command, inbound: Inbound
             choosing.browse(ctx, p, command.args)
         case "request" | "demande" if onboarding_done:
             choosing.request(ctx, p, command.args)
+        case "groups" | "groupes" if onboarding_done:
+            if p.role is Role.COORDINATOR:
+                group_admin.show(ctx, p)
+            else:
+                groups.list_groups(ctx, p)
+        case "join" | "rejoindre" if onboarding_done:
+            groups.join_command(ctx, p, command.args)
+        case "leave" | "quitter" if onboarding_done:
+            groups.leave_command(ctx, p, command.args)
+        case "members" | "membres" if onboarding_done:
+            groups.members_command(ctx, p, command.args)
+        case "group" | "groupe" if onboarding_done:
+            group_admin.command(ctx, p, command.args)
         case _ if not onboarding_done:
             ctx.tell(p, "onboarding.finish_first")
             onboarding.prompt(ctx, p)
@@ -215,6 +228,14 @@ def press_button(ctx: Context, p: Participant, inbound: Inbound) -> None:
         choosing.browse_page(ctx, p, value)
     elif verb == "matchauto" and value == "go":
         cohort.coordinator_send(ctx, p)
+    elif verb == "gjoin" and _is_id(value):
+        groups.join(ctx, p, int(value))
+    elif verb == "gsay" and _is_id(value):
+        groups.choose(ctx, p, int(value), inbound)
+    elif verb == "gleave" and _is_id(value):
+        groups.leave(ctx, p, int(value))
+    elif verb == "gmembers" and _is_id(value):
+        groups.show_members(ctx, p, int(value))
     elif verb == "pause" and value in ("on", "off"):
         mentoring.set_paused(ctx, p, value == "on")
     else:

@@ -10,6 +10,7 @@ from core.context import Context
 from core.errors import DomainError
 from core.matches import request_mentor
 from core.model import MatchStatus, MentorKind, Participant, Role, Step
+from core.names import shown_name
 from core.onboarding import KIND_WORDS
 from core.scoring import MentorCard, MentorPool, StudentCard, Suggestion
 
@@ -136,10 +137,7 @@ def _mentor_line(ctx: Context, m: MentorCard, lang: str) -> str:
 
 
 def _name(ctx: Context, m: MentorCard, lang: str) -> str:
-    if m.profession:
-        return ctx.t(lang, "relay.name_with_profession", name=m.pseudonym,
-                     profession=m.profession)
-    return m.pseudonym
+    return shown_name(ctx, m.pseudonym, m.profession or None, lang)
 
 
 def _ask_buttons(ctx: Context, p: Participant, mentors: list[MentorCard]) -> tuple:

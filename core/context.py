@@ -7,7 +7,7 @@ from datetime import datetime
 
 from core.fields import FieldList
 from core.i18n import Catalog
-from core.model import Address, Button, Envelope, Outbound, Participant
+from core.model import Address, Button, Envelope, GroupRules, Outbound, Participant
 from core.ports import LanguageDetector, Store
 from core.scoring import Rules, Weights
 
@@ -25,6 +25,7 @@ class Services:
     threaded: frozenset[str] = frozenset()
     weights: Weights = Weights()  # how suggestions and cohort matching score a mentor
     rules: Rules = Rules()
+    group_rules: GroupRules = GroupRules()
 
 
 @dataclass(slots=True)
@@ -51,15 +52,18 @@ class Context:
         recipient_id: int | None = None,
         about_match: int | None = None,
         opens_thread: bool = False,
+        about_group: int | None = None,
         **values: object,
     ) -> None:
         text = self.t(lang, key, **values)
         self.out.append(Envelope(Outbound(address, text, buttons), recipient_id=recipient_id,
-                                 match_id=about_match, opens_thread=opens_thread))
+                                 match_id=about_match, opens_thread=opens_thread,
+                                 group_id=about_group))
 
     def tell(
         self, participant: Participant, key: str, buttons: tuple[Button, ...] = (),
-        about_match: int | None = None, opens_thread: bool = False, **values: object,
+        about_match: int | None = None, opens_thread: bool = False,
+        about_group: int | None = None, **values: object,
     ) -> bool:
         """Say something to a participant; False if unreachable.
 
@@ -69,7 +73,7 @@ class Context:
         """
         assert participant.id is not None
         address = None
-        if participant.id == self.sender_id and about_match is None:
+        if participant.id == self.sender_id and about_match is None and about_group is None:
             address = self.reply_address
         if address is None:
             address = self.store.address_of(participant.id)
@@ -77,7 +81,8 @@ class Context:
             return False
         self.send_to_address(
             address, participant.language, key, buttons, recipient_id=participant.id,
-            about_match=about_match, opens_thread=opens_thread, **values,
+            about_match=about_match, opens_thread=opens_thread, about_group=about_group,
+            **values,
         )
         return True
 

@@ -106,6 +106,9 @@ class Outbound:
     reply_to: str | None = None
     edit_of: str | None = None  # replace the text of this message (a platform id in `to`)
     delete_of: str | None = None  # remove this message instead of sending anything
+    # The first message of a match to this recipient (see Envelope.opens_thread): a platform
+    # whose threads are not hung under a message (Discord's private threads) opens one here.
+    opens_thread: bool = False
 
 
 OP_SEND, OP_EDIT, OP_DELETE = "send", "edit", "delete"
@@ -124,6 +127,8 @@ class Envelope:
     # The first message of a match to this recipient: on a platform with threads, the rest of
     # the match's messages go into a thread under it.
     opens_thread: bool = False
+    group_id: int | None = None  # a group's copy: its thread on platforms with threads
+    post_id: int | None = None  # the group post this is a copy of (replies are routed by it)
 
 
 @dataclass(slots=True)
@@ -143,6 +148,7 @@ class Participant:
     paused: bool = False  # a mentor taking a break: no new requests meanwhile
     bio: str | None = None  # a mentor's few words about themselves, shown to students
     current_match_id: int | None = None
+    current_group_id: int | None = None  # where plain text goes when it names no conversation
     pending_text: str | None = None
     created_at: datetime | None = None
     id: int | None = None
@@ -202,3 +208,74 @@ class DeliveredRef:
 
     match_id: int | None
     relayed_id: int | None
+    group_id: int | None = None
+    post_id: int | None = None
+
+
+@dataclass(slots=True)
+class Group:
+    """A discussion group: everyone in it reads every post, each author shown by pseudonym.
+
+    Who may join is what the group is about: a field (its members chose that field), a school
+    (its students and the mentors serving it), a program; and, where the program keeps minors
+    and adults apart, an age band (students only: mentors are vetted adults)."""
+
+    name: str
+    field: str | None = None
+    school_id: int | None = None
+    program: str | None = None
+    min_age: int | None = None
+    max_age: int | None = None
+    welcome: str | None = None  # pinned: every newcomer reads it first
+    closed: bool = False
+    created_by: int | None = None
+    created_at: datetime | None = None
+    id: int | None = None
+
+
+@dataclass(slots=True)
+class Membership:
+    group_id: int
+    participant_id: int
+    muted: bool = False  # reads, cannot post
+    removed: bool = False  # taken out by a coordinator: cannot come back by themselves
+    joined_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GroupPost:
+    group_id: int
+    author_id: int
+    body: str
+    reply_to_post: int | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """A member as the group's own list and its fan-out see them: no platform identity,
+    and where they are reached only for delivering."""
+
+    participant_id: int
+    pseudonym: str
+    role: Role
+    language: Language
+    muted: bool
+    address: Address | None
+
+
+@dataclass(frozen=True, slots=True)
+class GroupRules:
+    """The program's rules for groups (config/passerelle.toml [groups]).
+
+    `age_bands`: where minors and adults are kept apart, the student age bands; every group
+    then belongs to exactly one band and a student sees only those of theirs. Empty: one
+    space for all ages. `program_age_bands` overrides it for a program by name."""
+
+    age_bands: tuple[tuple[int, int], ...] = ()
+    program_age_bands: dict[str, tuple[tuple[int, int], ...]] = field(default_factory=dict)
+
+    def bands_for(self, program: str | None) -> tuple[tuple[int, int], ...]:
+        if program is not None and program in self.program_age_bands:
+            return self.program_age_bands[program]
+        return self.age_bands

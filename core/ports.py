@@ -14,9 +14,13 @@ from core.model import (
     Address,
     DeliveredRef,
     Envelope,
+    Group,
+    GroupPost,
     Identity,
     Invite,
     Match,
+    Member,
+    Membership,
     Outbound,
     Participant,
     Platform,
@@ -29,7 +33,39 @@ if TYPE_CHECKING:
 LanguageDetector = Callable[[str], "str | None"]
 
 
-class Store(Protocol):
+class GroupStore(Protocol):
+    """Discussion groups: who is in them, what was posted, where the copies went."""
+
+    def add_group(self, group: Group, now: datetime) -> Group: ...
+    def save_group(self, group: Group) -> None: ...
+    def group(self, group_id: int) -> Group | None: ...
+    def open_groups(self, school_id: int | None, program: str | None, *,
+                    everywhere: bool = False) -> list[Group]:
+        """Open groups for everyone, this school or this program (`everywhere`: all open
+        groups); field and age are not checked."""
+        ...
+
+    def groups_of(self, participant_id: int) -> list[Group]:
+        """The open groups someone is a member of."""
+        ...
+
+    def membership(self, group_id: int, participant_id: int) -> Membership | None: ...
+    def save_membership(self, membership: Membership) -> None: ...
+    def leave_group(self, group_id: int, participant_id: int) -> bool: ...
+    def members(self, group_id: int) -> list[Member]:
+        """Members not removed, with where each is reached (None: unreachable)."""
+        ...
+
+    def count_members(self, group_id: int) -> int: ...
+    def add_post(self, post: GroupPost, source: Address, message_id: str, now: datetime
+                 ) -> GroupPost: ...
+    def post(self, post_id: int) -> GroupPost | None: ...
+    def post_copies(self, post_id: int) -> dict[int, str]:
+        """participant id → the platform id of their copy of the post (the author: theirs)."""
+        ...
+
+
+class Store(GroupStore, Protocol):
     """Everything the domain reads and writes, inside one transaction."""
 
     def claim_events(self, event_keys: Sequence[str], now: datetime) -> set[str]:

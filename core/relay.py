@@ -6,8 +6,10 @@ crosses is the pseudonym (and a mentor's profession), looked up from the partici
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
+from core import groups
 from core.context import Context
 from core.model import (
     OP_DELETE,
@@ -16,6 +18,7 @@ from core.model import (
     Button,
     DeliveredRef,
     Envelope,
+    Group,
     Inbound,
     Match,
     MatchStatus,
@@ -23,17 +26,11 @@ from core.model import (
     Participant,
     Role,
 )
+from core.names import display_name
 
 MAX_MESSAGE_CHARS = 16_000
 # Contact details shared with a platform's own button (a phone card, a map pin) never cross.
 PRIVATE_MEDIA = frozenset({"contact", "location", "venue"})
-
-
-def display_name(ctx: Context, p: Participant, lang: str) -> str:
-    """How a participant is shown to the other side: pseudonym, and a mentor's trade."""
-    if p.role is Role.MENTOR and p.profession:
-        return ctx.t(lang, "relay.name_with_profession", name=p.pseudonym, profession=p.profession)
-    return p.pseudonym or "?"
 
 
 def relay_text(ctx: Context, sender: Participant, inbound: Inbound) -> None:
@@ -54,10 +51,25 @@ def relay_text(ctx: Context, sender: Participant, inbound: Inbound) -> None:
         ctx.tell(sender, "relay.too_long", max=MAX_MESSAGE_CHARS)
         return
     assert sender.id is not None
-    matches = ctx.store.active_matches(sender.id)
     ref = ctx.store.delivered_ref(inbound.source, inbound.reply_to) if inbound.reply_to else None
-    if not matches and (ref is None or ref.match_id is None):
-        ctx.tell(sender, f"relay.no_match.{sender.role.value}")
+    if ref is not None and ref.group_id is not None:  # an answer in a group, or in its thread
+        groups.post_reply(ctx, sender, ref, text, inbound)
+        return
+    named = ref is not None and ref.match_id is not None
+    # Where each conversation has its thread, where one writes says where it goes instead.
+    by_choice = not named and inbound.source.platform not in ctx.services.threaded
+    chosen = groups.current_group(ctx, sender) if by_choice else None
+    if chosen is not None:  # the group they chose last, until they choose otherwise
+        groups.post(ctx, sender, chosen, text, inbound, None)
+        return
+    matches = ctx.store.active_matches(sender.id)
+    if not matches and not named:
+        mine = ctx.store.groups_of(sender.id)
+        if mine:
+            _keep_pending(ctx, sender, text)
+            ask_which(ctx, sender, [], "relay.which", "conv", mine)
+        else:
+            ctx.tell(sender, f"relay.no_match.{sender.role.value}")
         return
     if ref is not None and ref.match_id is not None and ref.match_id not in {
             m.id for m in matches}:
@@ -71,15 +83,17 @@ def relay_text(ctx: Context, sender: Participant, inbound: Inbound) -> None:
         # Where each conversation has its thread, a message outside them all says nothing of
         # whom it is for: ask, keep it, and point at the threads for next time.
         _keep_pending(ctx, sender, text)
-        ask_which(ctx, sender, matches, "relay.use_thread", "conv")
+        ask_which(ctx, sender, matches, "relay.use_thread", "conv",
+                  ctx.store.groups_of(sender.id))
         return
     match = _match_for(ctx, sender, matches, ref.match_id if ref else None)
     if match is None:
         _keep_pending(ctx, sender, text)
-        ask_which(ctx, sender, matches, "relay.which", "conv")
+        ask_which(ctx, sender, matches, "relay.which", "conv", ctx.store.groups_of(sender.id))
         return
-    if sender.current_match_id != match.id:
+    if sender.current_match_id != match.id or sender.current_group_id is not None:
         sender.current_match_id = match.id
+        sender.current_group_id = None
         ctx.store.save_participant(sender)
     deliver(ctx, sender, match, text, inbound, replied=ref)
 
@@ -101,12 +115,16 @@ def _match_for(
     return by_id.get(sender.current_match_id)
 
 
-def ask_which(ctx: Context, p: Participant, matches: list[Match], key: str, verb: str) -> None:
+def ask_which(ctx: Context, p: Participant, matches: list[Match], key: str, verb: str,
+              in_groups: Sequence[Group] = ()) -> None:
+    """A button per conversation (and per group, where the answer may be a group post)."""
     buttons: list[Button] = []
     for m in matches:
         other = ctx.store.participant(m.other(p.id or 0))
         if other is not None:
             buttons.append(Button(display_name(ctx, other, p.language), f"{verb}:{m.id}"))
+    for g in in_groups[:groups.MAX_LISTED]:
+        buttons.append(ctx.button(p.language, "group.write_button", f"gsay:{g.id}", name=g.name))
     ctx.tell(p, key, buttons=tuple(buttons))
 
 
@@ -117,6 +135,7 @@ def choose_conversation(ctx: Context, p: Participant, match_id: int, inbound: In
         ctx.tell(p, "relay.conversation_gone")
         return
     p.current_match_id = match.id
+    p.current_group_id = None
     pending, p.pending_text = p.pending_text, None
     ctx.store.save_participant(p)
     other = ctx.store.participant(match.other(p.id or 0))

@@ -20,21 +20,22 @@ from core.model import (
 
 # Enum members by value: a dict lookup is several times cheaper than calling the Enum, and a
 # participant is read several times per relayed message.
-_ROLES = {member.value: member for member in Role}
+ROLES = {member.value: member for member in Role}
 _STEPS = {member.value: member for member in Step}
 _KINDS = {member.value: member for member in MentorKind}
 
 
 def participant_from(row: Any) -> Participant:
     return Participant(
-        id=row.id, role=_ROLES[row.role], pseudonym=row.pseudonym, language=row.language,
+        id=row.id, role=ROLES[row.role], pseudonym=row.pseudonym, language=row.language,
         school_id=row.school_id, step=_STEPS[row.step], age=row.age,
         fields=row.fields.split(",") if row.fields else [],
         mentor_kind=_KINDS[row.mentor_kind] if row.mentor_kind else None,
         profession=row.profession,
         years=row.years, capacity=row.capacity, vetted=bool(row.vetted),
         paused=bool(row.paused), bio=row.bio,
-        current_match_id=row.current_match_id, pending_text=row.pending_text,
+        current_match_id=row.current_match_id, current_group_id=row.current_group_id,
+        pending_text=row.pending_text,
         created_at=row.created_at,
     )
 
@@ -47,7 +48,7 @@ def participant_values(p: Participant) -> dict[str, Any]:
         "fields": ",".join(p.fields), "mentor_kind": p.mentor_kind.value if p.mentor_kind else None,
         "profession": p.profession, "years": p.years, "capacity": p.capacity,
         "vetted": p.vetted, "paused": p.paused, "bio": p.bio,
-        "current_match_id": p.current_match_id,
+        "current_match_id": p.current_match_id, "current_group_id": p.current_group_id,
         "pending_text": p.pending_text,
     }
 

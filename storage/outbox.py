@@ -28,6 +28,9 @@ from core.model import OP_DELETE, OP_EDIT, OP_SEND, Address, Envelope, Outbound
 from storage import mapping
 from storage.engine import writing
 from storage.store import O, R, T
+from storage.tables import GroupThreadRow
+
+GT = GroupThreadRow.__table__
 
 _CHAT_HEADS = (
     select(func.min(O.c.id))
@@ -54,11 +57,19 @@ _MATCH_THREAD = (
         T.c.platform == O.c.platform, T.c.chat_id == O.c.chat_id,
     ).limit(1).scalar_subquery()
 )
+# A group's copies go into the thread the group opened for that member, likewise.
+_GROUP_THREAD = (
+    select(GT.c.thread_id).where(
+        GT.c.group_id == O.c.group_id, GT.c.participant_id == O.c.recipient_id,
+        GT.c.platform == O.c.platform, GT.c.chat_id == O.c.chat_id,
+    ).limit(1).scalar_subquery()
+)
 _CLAIM = (
     select(
         O,
         case((O.c.op != OP_SEND, _DELIVERED_COPY), else_=None).label("copy_id"),
         case((O.c.match_id.is_not(None) & O.c.thread_id.is_(None), _MATCH_THREAD),
+             (O.c.group_id.is_not(None) & O.c.thread_id.is_(None), _GROUP_THREAD),
              else_=None).label("match_thread"),
         case((O.c.op == OP_DELETE, _COPY_PARTS), else_=None).label("copy_parts"),
     )
@@ -156,7 +167,8 @@ class OutboxQueue:
         roots = [
             (item.envelope, ids[0]) for item, ids in done
             if threaded and ids and item.envelope.opens_thread
-            and item.envelope.match_id is not None and item.envelope.recipient_id is not None
+            and item.envelope.recipient_id is not None
+            and (item.envelope.match_id is not None or item.envelope.group_id is not None)
         ]
         with writing(self.engine) as conn:
             conn.execute(_MARK_DELIVERED, rows)
@@ -226,15 +238,15 @@ class OutboxQueue:
 
 
 def _record_thread(conn: Connection, envelope: Envelope, root: str) -> None:
-    """Remember the thread a match opened (the latest, should its first message go out twice)."""
+    """Remember the thread a match (or a group) opened (the latest, should its first message
+    go out twice)."""
     to = envelope.message.to
-    key = (T.c.match_id == envelope.match_id, T.c.participant_id == envelope.recipient_id,
-           T.c.platform == to.platform, T.c.chat_id == to.chat_id)
-    conn.execute(delete(T).where(*key))
-    conn.execute(insert(T).values(
-        match_id=envelope.match_id, participant_id=envelope.recipient_id,
-        platform=to.platform, chat_id=to.chat_id, thread_id=root,
-    ))
+    table, owner = ((T, {"match_id": envelope.match_id}) if envelope.match_id is not None
+                    else (GT, {"group_id": envelope.group_id}))
+    key = {**owner, "participant_id": envelope.recipient_id, "platform": to.platform,
+           "chat_id": to.chat_id}
+    conn.execute(delete(table).where(*(table.c[name] == value for name, value in key.items())))
+    conn.execute(insert(table).values(**key, thread_id=root))
 
 
 def _item(row) -> OutboxItem:  # type: ignore[no-untyped-def]
@@ -245,11 +257,12 @@ def _item(row) -> OutboxItem:  # type: ignore[no-untyped-def]
         mapping.buttons_from_json(row.buttons), row.reply_to,
         edit_of=copy_id if row.op == OP_EDIT else None,
         delete_of=copy_id if row.op == OP_DELETE else None,
+        opens_thread=bool(row.opens_thread) and row.op == OP_SEND,
     )
     envelope = Envelope(
         message, recipient_id=row.recipient_id, match_id=row.match_id,
         relayed_id=row.relayed_id, sender_id=row.sender_id, op=row.op,
-        opens_thread=bool(row.opens_thread),
+        opens_thread=bool(row.opens_thread), group_id=row.group_id, post_id=row.post_id,
     )
     ids = tuple(i for i in row.platform_message_ids.split(",") if i)
     parts = getattr(row, "copy_parts", None) if row.op == OP_DELETE else None

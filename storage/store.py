@@ -44,6 +44,7 @@ from core.model import (
 from core.scoring import MentorCard, StudentCard
 from storage import mapping
 from storage.engine import write_connection, write_lock
+from storage.groups import GroupQueries
 from storage.tables import (
     AuditRow,
     IdentityRow,
@@ -145,7 +146,7 @@ def _prefixed(row: Any) -> SimpleNamespace:
     return SimpleNamespace(**{k[2:]: v for k, v in row._mapping.items() if k.startswith("p_")})
 
 
-class SqlStore:
+class SqlStore(GroupQueries):
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         # Rows read alongside others in this transaction, dropped as soon as they are written.
@@ -442,19 +443,22 @@ class SqlStore:
 
     def delivered_ref(self, address: Address, platform_message_id: str) -> DeliveredRef | None:
         where = (O.c.platform == address.platform, O.c.chat_id == address.chat_id)
+        columns = (O.c.match_id, O.c.relayed_id, O.c.group_id, O.c.post_id)
         row = self.conn.execute(
-            select(O.c.match_id, O.c.relayed_id)
+            select(*columns)
             .where(*where, O.c.platform_message_id == platform_message_id).limit(1)
         ).first()
         if row is None:  # a reply to an earlier part of a message sent in several parts
             parts = literal(",") + O.c.platform_message_ids + literal(",")
             row = self.conn.execute(
-                select(O.c.match_id, O.c.relayed_id)
+                select(*columns)
                 .where(*where, O.c.parts_sent > 1,
                        parts.contains(f",{platform_message_id},", autoescape=True))
                 .order_by(O.c.id.desc()).limit(1)
             ).first()
-        return DeliveredRef(row.match_id, row.relayed_id) if row else None
+        if row is None:
+            return None
+        return DeliveredRef(row.match_id, row.relayed_id, row.group_id, row.post_id)
 
     # outbox & audit ---------------------------------------------------------------------
     def enqueue(self, envelopes: Sequence[Envelope], now: datetime) -> None:
@@ -485,6 +489,7 @@ def _outbox_values(env: Envelope, now: datetime) -> dict[str, Any]:
         "text": msg.text, "buttons": mapping.buttons_to_json(msg.buttons),
         "reply_to": msg.reply_to, "recipient_id": env.recipient_id, "sender_id": env.sender_id,
         "match_id": env.match_id, "relayed_id": env.relayed_id, "op": env.op,
+        "group_id": env.group_id, "post_id": env.post_id,
         "status": "pending",
         "attempts": 0, "parts_sent": 0, "next_attempt_at": now, "created_at": now,
         "platform_message_ids": "",

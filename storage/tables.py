@@ -40,6 +40,7 @@ class ParticipantRow(SQLModel, table=True):
     paused: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     bio: str | None = Field(default=None, max_length=300)
     current_match_id: int | None = None
+    current_group_id: int | None = None
     pending_text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_at: datetime
 
@@ -95,6 +96,59 @@ class ThreadRow(SQLModel, table=True):
     thread_id: str = Field(max_length=64)
 
 
+class GroupRow(SQLModel, table=True):
+    __tablename__ = "groups"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=80)
+    field: str | None = Field(default=None, max_length=64)
+    school_id: int | None = Field(default=None, foreign_key="schools.id", index=True)
+    program: str | None = Field(default=None, max_length=200)
+    min_age: int | None = None
+    max_age: int | None = None
+    welcome: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    closed: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    created_by: int | None = Field(default=None, foreign_key="participants.id")
+    created_at: datetime
+
+
+class GroupMemberRow(SQLModel, table=True):
+    __tablename__ = "group_members"
+    group_id: int = Field(foreign_key="groups.id", primary_key=True)
+    participant_id: int = Field(foreign_key="participants.id", primary_key=True, index=True)
+    muted: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    removed: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    joined_at: datetime
+
+
+class GroupPostRow(SQLModel, table=True):
+    __tablename__ = "group_posts"
+    __table_args__ = (
+        Index("ix_group_post_source", "source_platform", "source_chat_id", "source_message_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    group_id: int = Field(foreign_key="groups.id", index=True)
+    author_id: int = Field(foreign_key="participants.id")
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    reply_to_post: int | None = None
+    source_platform: str = Field(max_length=16)
+    source_chat_id: str = Field(max_length=64)
+    source_message_id: str = Field(default="", max_length=64)
+    created_at: datetime
+
+
+class GroupThreadRow(SQLModel, table=True):
+    """The thread a group lives in for one member, on a platform with threads."""
+
+    __tablename__ = "group_threads"
+    __table_args__ = (UniqueConstraint("group_id", "participant_id", "platform", "chat_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    group_id: int = Field(foreign_key="groups.id")
+    participant_id: int = Field(foreign_key="participants.id")
+    platform: str = Field(max_length=16)
+    chat_id: str = Field(max_length=64)
+    thread_id: str = Field(max_length=64)
+
+
 class RelayedMessageRow(SQLModel, table=True):
     __tablename__ = "relayed_messages"
     __table_args__ = (
@@ -136,6 +190,8 @@ class OutboxRow(SQLModel, table=True):
     sender_id: int | None = None
     match_id: int | None = None
     relayed_id: int | None = None
+    group_id: int | None = None
+    post_id: int | None = Field(default=None, index=True)
     op: str = Field(default="send", max_length=8, sa_column_kwargs={"server_default": "send"})
     opens_thread: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     status: str = Field(default="pending", max_length=16)

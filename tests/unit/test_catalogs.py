@@ -30,6 +30,8 @@ EXPANSIONS: dict[str, tuple[str, ...]] = {
     "match.status.value": ("active", "declined", "ended", "expired"),  # an answered request
     "m.kind": KINDS,
     "m.language": LANGUAGES,
+    "m.role.value": ROLES,  # a group's member list
+    "what": ("mute", "unmute", "remove"),  # group_admin.moderate
 }
 
 
