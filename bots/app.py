@@ -20,15 +20,22 @@ from adapters.slack_adapter import SlackChannel
 from adapters.slack_adapter import events_routes as slack_events_routes
 from adapters.telegram_adapter import TelegramChannel
 from adapters.telegram_adapter import webhook_routes as telegram_webhook_routes
-from bots.catalogs import load_catalog, load_fields
+from bots.catalogs import load_catalog, load_fields, load_kit
 from bots.delivery import DeliveryWorker, utc_now
 from bots.intake import Intake
 from bots.scheduler import Sweeper
-from bots.settings import ROOT, GroupSettings, MatchingSettings, Settings, SettingsError
+from bots.settings import (
+    ROOT,
+    GroupSettings,
+    MatchingSettings,
+    NudgeSettings,
+    Settings,
+    SettingsError,
+)
 from core.bus import Bus
 from core.commands import MENU
 from core.context import Services
-from core.model import DEFAULT_LANGUAGE, LANGUAGES, GroupRules, Inbound
+from core.model import DEFAULT_LANGUAGE, LANGUAGES, GroupRules, Inbound, NudgeRules
 from core.ports import Channel
 from core.scoring import Rules, Weights
 from storage.engine import is_sqlite, make_engine, ping
@@ -43,6 +50,7 @@ def build_services(settings: Settings | None = None) -> Services:
     captions = settings.relay.media_captions if settings is not None else False
     matching = settings.matching if settings is not None else MatchingSettings()
     grouping = settings.groups if settings is not None else GroupSettings()
+    nudging = settings.nudges if settings is not None else NudgeSettings()
     return Services(
         catalog=load_catalog(), fields=load_fields(), detect=detect_language,
         relay_captions=captions, threaded=THREADED_PLATFORMS,
@@ -55,6 +63,8 @@ def build_services(settings: Settings | None = None) -> Services:
             age_bands=tuple(map(tuple, grouping.age_bands)),  # type: ignore[arg-type]
             program_age_bands={name: tuple(map(tuple, bands))  # type: ignore[misc]
                                for name, bands in grouping.program_age_bands.items()}),
+        nudge_rules=NudgeRules(**nudging.model_dump()),
+        kit=load_kit(),
     )
 
 

@@ -10,6 +10,7 @@ from babel.messages.pofile import read_po
 from bots.settings import CONFIG_DIR
 from core.fields import CareerField, FieldList
 from core.i18n import Catalog
+from core.kit import Kit, KitCard
 from core.model import LANGUAGES
 
 DOMAIN = "passerelle"
@@ -31,3 +32,17 @@ def load_fields(config_dir: Path = CONFIG_DIR) -> FieldList:
     return FieldList(
         [CareerField(f["key"], f["fr"], f["en"], f.get("group", "")) for f in data["field"]]
     )
+
+
+def load_kit(config_dir: Path = CONFIG_DIR) -> Kit:
+    """The good-mentor kit's cards and the students' question ideas (config/kit/*.toml)."""
+    cards: list[KitCard] = []
+    questions: list[KitCard] = []
+    for path in sorted((config_dir / "kit").glob("*.toml")):
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+        for kind, found in (("card", cards), ("question", questions)):
+            found.extend(
+                KitCard(c["key"], c["title_fr"], c["title_en"], c["body_fr"], c["body_en"])
+                for c in data.get(kind, []))
+    return Kit(tuple(cards), tuple(questions))

@@ -10,6 +10,7 @@ import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -85,6 +86,30 @@ class GroupSettings(BaseModel):
         return bands
 
 
+class NudgeSettings(BaseModel):
+    unanswered_hours: float = Field(48, gt=0, le=24 * 30)
+    student_after_hours: float = Field(24, gt=0, le=24 * 30)
+    checkin_days: float = Field(14, gt=0, le=365)
+    warning_days: float = Field(60, gt=0, le=365)
+    end_days: float = Field(67, gt=0, le=730)
+    first_survey_days: float = Field(30, gt=0, le=365)
+    survey_every_days: float = Field(60, gt=0, le=365)
+    reminder_days: float = Field(3, gt=0, le=60)
+    timezone: str = "America/Toronto"
+    quiet_from: int = Field(21, ge=0, le=23)
+    quiet_until: int = Field(8, ge=0, le=23)
+    batch: int = Field(5000, ge=1, le=100_000)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (KeyError, ValueError) as error:
+            raise ValueError(f"unknown time zone {name!r}") from error
+        return name
+
+
 class TelegramSettings(BaseModel):
     token: SecretStr | None = None
     base_url: str | None = None  # a self-hosted Bot API server (tests: the fake one)
@@ -128,6 +153,7 @@ class Settings(BaseSettings):
     relay: RelaySettings = RelaySettings()
     matching: MatchingSettings = MatchingSettings()
     groups: GroupSettings = GroupSettings()
+    nudges: NudgeSettings = NudgeSettings()
     telegram: TelegramSettings = TelegramSettings()
     slack: SlackSettings = SlackSettings()
     discord: DiscordSettings = DiscordSettings()

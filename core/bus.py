@@ -11,7 +11,17 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from core import choosing, cohort, group_admin, groups, matches, mentoring, onboarding, relay
+from core import (
+    choosing,
+    cohort,
+    group_admin,
+    groups,
+    matches,
+    mentoring,
+    nudges,
+    onboarding,
+    relay,
+)
 from core.commands import Command, parse_command
 from core.context import Context, Services
 from core.model import LANGUAGES, Identity, Inbound, Participant, Role, Step
@@ -67,7 +77,8 @@ EVENT_KEYS_KEPT = timedelta(days=7)
 
 
 def sweep(bus: Bus, now: datetime) -> int:
-    """What time alone brings about: requests nobody answered in time are closed kindly.
+    """What time alone brings about: requests nobody answered in time are closed kindly, and
+    the nudges, check-ins and surveys that are due go out (core.nudges).
 
     Idempotent and safe on several instances: each expiry changes the request's status in the
     same transaction as the messages it writes, so a second sweep finds nothing to do.
@@ -76,15 +87,18 @@ def sweep(bus: Bus, now: datetime) -> int:
         ctx = Context(store, bus.services, now)
         hours = bus.services.rules.request_timeout_hours
         expired = matches.expire_requests(ctx, timedelta(hours=hours))
+        nudged = nudges.sweep_nudges(ctx)
         store.enqueue(ctx.out, now)
         # Platforms retry for minutes (Slack), resume within a session (Discord) and keep
         # updates a day (Telegram): a week of dedup keys covers them all, and no more grows.
         forgotten = store.forget_events(now - EVENT_KEYS_KEPT)
     if expired:
         log.info("event=requests_expired count=%d", expired)
+    if nudged:
+        log.info("event=nudges_sent count=%d", nudged)
     if forgotten:
         log.info("event=event_keys_forgotten count=%d", forgotten)
-    return expired
+    return expired + nudged
 
 
 # Control characters other than line breaks and tabs carry nothing a person meant to say, and
@@ -192,6 +206,10 @@ def run_command(ctx: Context, p: Participant, command: Command, inbound: Inbound
             groups.leave_command(ctx, p, command.args)
         case "members" | "membres" if onboarding_done:
             groups.members_command(ctx, p, command.args)
+        case "snooze" | "silence" if onboarding_done:
+            nudges.snooze(ctx, p, command.args)
+        case "nudges" | "rappels" if onboarding_done:
+            nudges.set_nudges(ctx, p, command.args)
         case "group" | "groupe" if onboarding_done:
             group_admin.command(ctx, p, command.args)
         case _ if not onboarding_done:
@@ -236,6 +254,12 @@ def press_button(ctx: Context, p: Participant, inbound: Inbound) -> None:
         groups.leave(ctx, p, int(value))
     elif verb == "gmembers" and _is_id(value):
         groups.show_members(ctx, p, int(value))
+    elif verb == "survey":
+        nudges.answer(ctx, p, value)
+    elif verb == "thanks":
+        nudges.thank(ctx, p, value)
+    elif verb == "today":
+        nudges.answer_today(ctx, p, value)
     elif verb == "pause" and value in ("on", "off"):
         mentoring.set_paused(ctx, p, value == "on")
     else:

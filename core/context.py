@@ -7,7 +7,16 @@ from datetime import datetime
 
 from core.fields import FieldList
 from core.i18n import Catalog
-from core.model import Address, Button, Envelope, GroupRules, Outbound, Participant
+from core.kit import Kit
+from core.model import (
+    Address,
+    Button,
+    Envelope,
+    GroupRules,
+    NudgeRules,
+    Outbound,
+    Participant,
+)
 from core.ports import LanguageDetector, Store
 from core.scoring import Rules, Weights
 
@@ -26,6 +35,8 @@ class Services:
     weights: Weights = Weights()  # how suggestions and cohort matching score a mentor
     rules: Rules = Rules()
     group_rules: GroupRules = GroupRules()
+    nudge_rules: NudgeRules = NudgeRules()
+    kit: Kit = Kit()
 
 
 @dataclass(slots=True)

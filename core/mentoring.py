@@ -53,8 +53,16 @@ def capacity(ctx: Context, p: Participant, args: str) -> None:
 
 def kit(ctx: Context, p: Participant) -> None:
     """The good mentor kit: how to answer a teenager well, and what never to do."""
-    if is_mentor(ctx, p):
+    if not is_mentor(ctx, p):
+        return
+    cards = ctx.services.kit.cards
+    if not cards:
         ctx.tell(p, "kit.text")
+        return
+    lang = p.language
+    shown = "\n\n".join(ctx.t(lang, "kit.card", title=c.title(lang), body=c.body(lang))
+                        for c in cards)
+    ctx.tell(p, "kit.cards", cards=shown)
 
 
 MAX_BIO = 280

@@ -149,6 +149,9 @@ class Participant:
     bio: str | None = None  # a mentor's few words about themselves, shown to students
     current_match_id: int | None = None
     current_group_id: int | None = None  # where plain text goes when it names no conversation
+    timezone: str | None = None  # IANA name; None: the program's (quiet hours are local)
+    nudges_off: bool = False  # reminders and surveys not wanted (safety messages still come)
+    snoozed_until: datetime | None = None  # reminders wait until then
     pending_text: str | None = None
     created_at: datetime | None = None
     id: int | None = None
@@ -279,3 +282,31 @@ class GroupRules:
         if program is not None and program in self.program_age_bands:
             return self.program_age_bands[program]
         return self.age_bands
+
+
+@dataclass(frozen=True, slots=True)
+class Nudgeable:
+    """A match a sweep found due for something: who is in it, and since when."""
+
+    match_id: int
+    student_id: int
+    mentor_id: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NudgeRules:
+    """When mentorships get a nudge (config/passerelle.toml [nudges]); hours and days."""
+
+    unanswered_hours: float = 48.0  # a student's message still unanswered: the mentor hears
+    student_after_hours: float = 24.0  # …and this much later, the student gets a kind word
+    checkin_days: float = 14.0  # nothing said in a match: a check-in to both sides
+    warning_days: float = 60.0  # a warning that it will end
+    end_days: float = 67.0  # it ends, with the end survey
+    first_survey_days: float = 30.0  # "how is it going?" (1–5) at day 30…
+    survey_every_days: float = 60.0  # …and every 60 days after
+    reminder_days: float = 3.0  # an unanswered end survey is recalled once, after this
+    timezone: str = "America/Toronto"  # a person's, unless they set theirs
+    quiet_from: int = 21  # no nudge between 21:00…
+    quiet_until: int = 8  # …and 08:00, local time (they wait for the morning)
+    batch: int = 5000  # at most this many of each kind per sweep (the next sweep goes on)

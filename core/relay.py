@@ -27,6 +27,7 @@ from core.model import (
     Role,
 )
 from core.names import display_name
+from core.nudges import ask_end_survey
 
 MAX_MESSAGE_CHARS = 16_000
 # Contact details shared with a platform's own button (a phone card, a map pin) never cross.
@@ -160,6 +161,7 @@ def deliver(
     relayed_id = ctx.store.add_relayed(
         match.id, sender.id, text, inbound.source, inbound.message_id, ctx.now
     )
+    ctx.store.record_activity(match.id, sender.id == match.student_id, ctx.now)
     address = ctx.store.address_of(recipient.id)
     if address is None:
         ctx.tell(sender, "relay.unreachable", name=display_name(ctx, recipient, sender.language))
@@ -219,6 +221,8 @@ def confirm_end(ctx: Context, p: Participant, match_id: int) -> None:
 
 
 def end_match(ctx: Context, match: Match, ended_by: Participant | None) -> None:
+    """The end, told to both (a silence that lasted too long, when nobody ended it), and the
+    end survey asked of both."""
     match.status = MatchStatus.ENDED
     match.ended_at = ctx.now
     match.ended_by = ended_by.id if ended_by else None
@@ -237,8 +241,10 @@ def end_match(ctx: Context, match: Match, ended_by: Participant | None) -> None:
             ctx.store.save_participant(p)
         other = ctx.store.participant(match.other(pid))
         name = display_name(ctx, other, p.language) if other else "?"
-        key = "end.done_by_you" if ended_by and ended_by.id == pid else "end.done_by_other"
+        key = ("end.timeout" if ended_by is None
+               else "end.done_by_you" if ended_by.id == pid else "end.done_by_other")
         ctx.tell(p, key, about_match=match.id, name=name)
+        ask_end_survey(ctx, match, p)
 
 
 def _own_active_match(ctx: Context, p: Participant, match_id: int) -> Match | None:

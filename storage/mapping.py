@@ -35,6 +35,7 @@ def participant_from(row: Any) -> Participant:
         years=row.years, capacity=row.capacity, vetted=bool(row.vetted),
         paused=bool(row.paused), bio=row.bio,
         current_match_id=row.current_match_id, current_group_id=row.current_group_id,
+        timezone=row.timezone, nudges_off=bool(row.nudges_off), snoozed_until=row.snoozed_until,
         pending_text=row.pending_text,
         created_at=row.created_at,
     )
@@ -49,6 +50,7 @@ def participant_values(p: Participant) -> dict[str, Any]:
         "profession": p.profession, "years": p.years, "capacity": p.capacity,
         "vetted": p.vetted, "paused": p.paused, "bio": p.bio,
         "current_match_id": p.current_match_id, "current_group_id": p.current_group_id,
+        "timezone": p.timezone, "nudges_off": p.nudges_off, "snoozed_until": p.snoozed_until,
         "pending_text": p.pending_text,
     }
 

@@ -41,6 +41,9 @@ class ParticipantRow(SQLModel, table=True):
     bio: str | None = Field(default=None, max_length=300)
     current_match_id: int | None = None
     current_group_id: int | None = None
+    timezone: str | None = Field(default=None, max_length=64)
+    nudges_off: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    snoozed_until: datetime | None = None
     pending_text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_at: datetime
 
@@ -80,6 +83,14 @@ class MatchRow(SQLModel, table=True):
     ended_by: int | None = None
     question: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     requested_by: int | None = Field(default=None, foreign_key="participants.id")
+    # What the nudges need, kept up to date by the relay so that a sweep over 100,000 matches
+    # is a few indexed range reads: since when a student waits for an answer (and how far the
+    # nudging went), when anything was last said (and how far), when to ask how it goes.
+    unanswered_since: datetime | None = None
+    unanswered_stage: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    last_activity_at: datetime | None = None
+    silence_stage: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    next_survey_at: datetime | None = None
 
 
 class ThreadRow(SQLModel, table=True):
@@ -163,6 +174,32 @@ class RelayedMessageRow(SQLModel, table=True):
     source_message_id: str = Field(default="", max_length=64)
     dest_message_id: str | None = Field(default=None, max_length=64)
     created_at: datetime
+
+
+class SurveyAnswerRow(SQLModel, table=True):
+    """One answer of one person about one match (the last one counts)."""
+
+    __tablename__ = "survey_answers"
+    __table_args__ = (UniqueConstraint("match_id", "participant_id", "question"),)
+    id: int | None = Field(default=None, primary_key=True)
+    match_id: int = Field(foreign_key="matches.id")
+    participant_id: int = Field(foreign_key="participants.id")
+    question: str = Field(max_length=16)
+    answer: str = Field(max_length=16)
+    at: datetime
+
+
+class NudgeRow(SQLModel, table=True):
+    """Each nudge sent, once: the unique key is what makes a second sweep send nothing."""
+
+    __tablename__ = "nudges_sent"
+    __table_args__ = (UniqueConstraint("kind", "participant_id", "anchor"),)
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=24)
+    participant_id: int = Field(foreign_key="participants.id")
+    match_id: int | None = None
+    anchor: str = Field(max_length=40)
+    at: datetime
 
 
 class ProcessedEventRow(SQLModel, table=True):

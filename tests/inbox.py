@@ -42,3 +42,12 @@ def audit_rows(w: Harness) -> list[tuple[str, str, dict[str, object]]]:
     with w.sql().conn as conn:  # closed at once: an open SQLite read would hold the write lock
         rows = conn.execute(select(A.c.actor, A.c.action, A.c.detail).order_by(A.c.id)).all()
     return [(r.actor, r.action, json.loads(r.detail)) for r in rows]
+
+
+def end_survey(w: Harness, role: str, other: str, lang: str = "fr") -> list[str]:
+    """What follows the end of a match: the end survey (and, for a student, whether it
+    influenced their choice and a way to thank `other`, the mentor)."""
+    said = [t(w, lang, "survey.end_reason")]
+    if role == "student":
+        said += [t(w, lang, "survey.influence"), t(w, lang, "thanks.offer", name=other)]
+    return said

@@ -10,17 +10,19 @@ import pytest
 from sqlalchemy import Engine
 
 from bots.app import Passerelle
+from bots.delivery import utc_now
 from bots.demo import load_demo
 from bots.settings import load_settings
 from core.context import Services
 from storage.store import SqlUnitOfWork
-from tests.harness import START
 
 
 @pytest.fixture
 async def service(sqlite_db: Engine, services: Services) -> AsyncIterator[Passerelle]:
     with SqlUnitOfWork(sqlite_db) as store:
-        load_demo(store, START)
+        # Today: the running service sweeps on the real clock, and a demo match made months
+        # ago would be (rightly) nudged for its silence.
+        load_demo(store, utc_now())
     settings = load_settings(web={"host": "127.0.0.1", "port": 0},
                              delivery={"poll_seconds": 0.05})
     app = Passerelle(settings, sqlite_db, services)

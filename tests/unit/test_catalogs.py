@@ -32,6 +32,9 @@ EXPANSIONS: dict[str, tuple[str, ...]] = {
     "m.language": LANGUAGES,
     "m.role.value": ROLES,  # a group's member list
     "what": ("mute", "unmute", "remove"),  # group_admin.moderate
+    "r": ("done", "no_time", "not_useful", "other"),  # nudges.REASONS
+    "a": ("yes", "somewhat", "no"),  # nudges.INFLUENCE
+    "last_month.month": tuple(str(n) for n in range(1, 13)),
 }
 
 

@@ -11,6 +11,7 @@ from core.model import Address, Inbound, MatchStatus, Role
 from core.relay import MAX_MESSAGE_CHARS
 from storage.store import A, O
 from tests.harness import Harness
+from tests.inbox import end_survey
 
 
 def t(w: Harness, lang: str, key: str, **values: object) -> str:
@@ -235,8 +236,10 @@ def test_end_with_one_match_ends_it_and_tells_both(any_world: Harness) -> None:
     w = any_world
     match_id = pair(w)
     w.say("kid", "/end")
-    assert w.texts("kid") == [t(w, "fr", "end.done_by_you", name="Marc (soudeur)")]
-    assert w.texts("pro") == [t(w, "fr", "end.done_by_other", name="Zoé")]
+    assert w.texts("kid") == [t(w, "fr", "end.done_by_you", name="Marc (soudeur)"),
+                              *end_survey(w, "student", "Marc (soudeur)")]
+    assert w.texts("pro") == [t(w, "fr", "end.done_by_other", name="Zoé"),
+                              *end_survey(w, "mentor", "Zoé")]
     with w.store() as store:
         match = store.match(match_id)
     assert match is not None and match.status is MatchStatus.ENDED
@@ -257,8 +260,10 @@ def test_end_with_one_match_ends_it_and_tells_both(any_world: Harness) -> None:
 @pytest.mark.parametrize("command", ["/fin", "/END", "/end@PasserelleBot"])
 def test_end_has_aliases(two: Harness, command: str) -> None:
     two.say("kid", command)
-    assert two.texts("kid") == [t(two, "fr", "end.done_by_you", name="Marc (soudeur)")]
-    assert two.texts("pro") == [t(two, "fr", "end.done_by_other", name="Zoé")]
+    assert two.texts("kid") == [t(two, "fr", "end.done_by_you", name="Marc (soudeur)"),
+                                *end_survey(two, "student", "Marc (soudeur)")]
+    assert two.texts("pro") == [t(two, "fr", "end.done_by_other", name="Zoé"),
+                                *end_survey(two, "mentor", "Zoé")]
 
 
 def test_end_with_two_matches_asks_which(world: Harness) -> None:
@@ -272,8 +277,10 @@ def test_end_with_two_matches_asks_which(world: Harness) -> None:
     assert world.texts("pro") == [] and world.texts("eng") == []
 
     world.press("kid", f"end:{lea}")
-    assert world.texts("kid") == [t(world, "fr", "end.done_by_you", name="Léa (ingénieure)")]
-    assert world.texts("eng") == [t(world, "fr", "end.done_by_other", name="Zoé")]
+    assert world.texts("kid") == [t(world, "fr", "end.done_by_you", name="Léa (ingénieure)"),
+                                  *end_survey(world, "student", "Léa (ingénieure)")]
+    assert world.texts("eng") == [t(world, "fr", "end.done_by_other", name="Zoé"),
+                                  *end_survey(world, "mentor", "Zoé")]
     assert world.texts("pro") == []
     world.say("kid", "Toujours là?")
     assert world.texts("pro") == [t(world, "fr", "relay.message", name="Zoé", text="Toujours là?")]
@@ -293,8 +300,10 @@ def test_ending_the_remembered_conversation_clears_the_choice(world: Harness) ->
 def test_a_mentor_can_end_a_conversation(world: Harness) -> None:
     pair(world)
     world.say("pro", "/end")
-    assert world.texts("pro") == [t(world, "fr", "end.done_by_you", name="Zoé")]
-    assert world.texts("kid") == [t(world, "fr", "end.done_by_other", name="Marc (soudeur)")]
+    assert world.texts("pro") == [t(world, "fr", "end.done_by_you", name="Zoé"),
+                                  *end_survey(world, "mentor", "Zoé")]
+    assert world.texts("kid") == [t(world, "fr", "end.done_by_other", name="Marc (soudeur)"),
+                                  *end_survey(world, "student", "Marc (soudeur)")]
 
 
 # buttons that no longer mean anything -----------------------------------------------------------
@@ -418,7 +427,7 @@ def test_a_coordinator_message_is_not_relayed(world: Harness) -> None:
 
 
 def test_an_unknown_command_is_named_back(two: Harness) -> None:
-    for text, name in (("/foo", "foo"), ("/Snooze 3", "snooze"), ("/match Zoé Marc", "match")):
+    for text, name in (("/foo", "foo"), ("/Snoozer 3", "snoozer"), ("/match Zoé Marc", "match")):
         two.say("kid", text)
         assert two.texts("kid") == [t(two, "fr", "command.unknown", command=name)]
     assert two.texts("pro") == []

@@ -25,7 +25,7 @@ from storage.engine import make_engine
 from storage.store import O
 from tests.fakes import Sent
 from tests.harness import Harness
-from tests.inbox import settle, t, unheard
+from tests.inbox import end_survey, settle, t, unheard
 
 SLACK = "slack"
 MARC = "Marc (soudeur)"
@@ -112,9 +112,11 @@ def test_the_request_opens_the_thread_the_whole_match_lives_in(slack_world: Harn
     assert w.inbox("kid")[0].message.to == Address("playground", "kid")
     w.say("kid", "/end")
     assert [(s.message.text, s.message.to.thread_id) for s in mentor_inbox(w)] == [
-        (t(w, "fr", "end.done_by_other", name="Zoé"), root)
+        (t(w, "fr", "end.done_by_other", name="Zoé"), root),
+        (t(w, "fr", "survey.end_reason"), root),  # the end survey, in the match's thread
     ]
-    assert w.texts("kid") == [t(w, "fr", "end.done_by_you", name=MARC)]
+    assert w.texts("kid") == [t(w, "fr", "end.done_by_you", name=MARC),
+                              *end_survey(w, "student", MARC)]
     # nothing the student side received was ever threaded
     assert w.channel().sent and all(s.message.to.thread_id is None for s in w.channel().sent)
 
@@ -200,7 +202,7 @@ def test_a_slash_command_is_answered_privately_and_moves_nobody(duo: Duo) -> Non
     assert [(s.message.to.thread_id, s.message.to.private_to) for s in later] == [
         (zoe, None), (None, None),
     ]
-    assert later[1].message.text == t(w, "fr", "kit.text")
+    assert later[1].message.text.startswith("La trousse du bon mentor")
 
 
 def test_help_elsewhere_has_no_slack_hint(world: Harness) -> None:
