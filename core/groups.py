@@ -138,7 +138,8 @@ def join(ctx: Context, p: Participant, group_id: int) -> None:
     if membership is not None and membership.removed:
         ctx.tell(p, "group.cannot_join")
         return
-    if membership is None:
+    joining = membership is None
+    if joining:
         ctx.store.save_membership(Membership(group_id, p.id, joined_at=ctx.now))
     elif p.current_group_id == group_id:
         ctx.tell(p, "group.already", name=group.name)
@@ -149,7 +150,9 @@ def join(ctx: Context, p: Participant, group_id: int) -> None:
     how = ctx.t(p.language, "group.how.thread" if threaded else "group.how.chat")
     welcome = ctx.t(p.language, "group.welcome_quote", welcome=group.welcome) if group.welcome \
         else ""
-    ctx.tell(p, "group.joined", about_group=group_id, opens_thread=True, name=group.name,
+    # Only a newcomer's "you joined" roots a thread: a member choosing the group again reads it
+    # in the thread they already have (a root posted inside it would be a reply's ts).
+    ctx.tell(p, "group.joined", about_group=group_id, opens_thread=joining, name=group.name,
              how=how, welcome=welcome, count=ctx.store.count_members(group_id))
 
 

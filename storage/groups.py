@@ -17,6 +17,7 @@ from storage.tables import (
     GroupMemberRow,
     GroupPostRow,
     GroupRow,
+    GroupThreadRow,
     IdentityRow,
     OutboxRow,
     ParticipantRow,
@@ -25,6 +26,7 @@ from storage.tables import (
 G = GroupRow.__table__
 GM = GroupMemberRow.__table__
 GP = GroupPostRow.__table__
+GT = GroupThreadRow.__table__
 P = ParticipantRow.__table__
 I = IdentityRow.__table__  # noqa: E741
 O = OutboxRow.__table__  # noqa: E741
@@ -124,11 +126,16 @@ class GroupQueries:
                 joined_at=membership.joined_at, **values))
 
     def leave_group(self, group_id: int, participant_id: int) -> bool:
-        """Gone by their own choice: they may come back (a removal is kept instead)."""
+        """Gone by their own choice: they may come back (a removal is kept instead). Their
+        thread for the group goes too: coming back opens a new one at the top of their chat,
+        never a "root" posted inside the old thread."""
         result = self.conn.execute(
             GM.delete().where(GM.c.group_id == group_id, GM.c.participant_id == participant_id,
                               GM.c.removed.is_(False))
         )
+        if result.rowcount:
+            self.conn.execute(GT.delete().where(GT.c.group_id == group_id,
+                                                GT.c.participant_id == participant_id))
         return bool(result.rowcount)
 
     def members(self, group_id: int) -> list[Member]:

@@ -19,6 +19,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    null,
     select,
     update,
 )
@@ -68,8 +69,11 @@ _CLAIM = (
     select(
         O,
         case((O.c.op != OP_SEND, _DELIVERED_COPY), else_=None).label("copy_id"),
-        case((O.c.match_id.is_not(None) & O.c.thread_id.is_(None), _MATCH_THREAD),
-             (O.c.group_id.is_not(None) & O.c.thread_id.is_(None), _GROUP_THREAD),
+        # A message that opens a thread never goes into an older one (it would become a
+        # root inside a thread).
+        case((O.c.opens_thread.is_(True) | O.c.thread_id.is_not(None), null()),
+             (O.c.match_id.is_not(None), _MATCH_THREAD),
+             (O.c.group_id.is_not(None), _GROUP_THREAD),
              else_=None).label("match_thread"),
         case((O.c.op == OP_DELETE, _COPY_PARTS), else_=None).label("copy_parts"),
     )
