@@ -19,6 +19,9 @@ from dataclasses import replace
 
 from core.context import Context
 from core.model import (
+    OP_DELETE,
+    OP_EDIT,
+    Address,
     Button,
     DeliveredRef,
     Envelope,
@@ -304,6 +307,42 @@ def post(ctx: Context, author: Participant, group: Group, text: str, inbound: In
             Outbound(member.address, bodies[lang], reply_to=copies.get(member.participant_id)),
             recipient_id=member.participant_id, group_id=group.id, post_id=saved.id,
         ))
+
+
+def edit_post(ctx: Context, author: Participant, inbound: Inbound, text: str) -> bool:
+    """The author edited a post: every copy follows (False: it was no post)."""
+    assert author.id is not None
+    found = ctx.store.find_post(inbound.source.home, inbound.message_id, author.id)
+    group = _own_group(ctx, author, found.group_id) if found else None
+    if found is None or found.id is None or group is None:
+        return False
+    ctx.store.set_post_body(found.id, text)
+    bodies: dict[str, str] = {}
+    for recipient_id, address in ctx.store.post_recipients(found.id):
+        member = ctx.store.participant(recipient_id)
+        if member is None:
+            continue
+        lang = member.language
+        if lang not in bodies:
+            bodies[lang] = ctx.t(lang, "group.post_edited", group=group.name,
+                                 name=display_name(ctx, author, lang), text=text)
+        ctx.out.append(Envelope(Outbound(address, bodies[lang]), recipient_id=recipient_id,
+                                group_id=group.id, post_id=found.id, op=OP_EDIT))
+    return True
+
+
+def retract_post(ctx: Context, author: Participant, source: Address, message_id: str) -> bool:
+    """The author deleted (or /unsend) a post: every copy is taken back, even in a group
+    since closed or left (they wanted it gone). False: it was no post of theirs."""
+    assert author.id is not None
+    found = ctx.store.find_post(source.home, message_id, author.id)
+    if found is None or found.id is None:
+        return False
+    ctx.store.set_post_body(found.id, "")  # keep no copy either
+    for recipient_id, address in ctx.store.post_recipients(found.id):
+        ctx.out.append(Envelope(Outbound(address, ""), recipient_id=recipient_id,
+                                group_id=found.group_id, post_id=found.id, op=OP_DELETE))
+    return True
 
 
 def _copy_text(ctx: Context, lang: str, group: Group, author: Participant, text: str,

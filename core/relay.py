@@ -259,8 +259,11 @@ def edit_relayed(ctx: Context, sender: Participant, inbound: Inbound) -> None:
     assert sender.id is not None
     found = ctx.store.find_relayed(inbound.source, inbound.message_id, sender.id)
     text = inbound.text.strip()
-    if found is None or not text or len(text) > MAX_MESSAGE_CHARS:
-        return  # an edited command or onboarding answer: nothing was relayed
+    if not text or len(text) > MAX_MESSAGE_CHARS:
+        return
+    if found is None:  # a group post; else an edited command or onboarding answer
+        groups.edit_post(ctx, sender, inbound, text)
+        return
     relayed_id, match_id = found
     match = _own_active_match(ctx, sender, match_id)
     if match is None:
@@ -299,6 +302,8 @@ def retract(ctx: Context, sender: Participant, inbound: Inbound) -> None:
 def _remove_copy(ctx: Context, sender: Participant, source: Address, message_id: str) -> bool:
     assert sender.id is not None
     found = ctx.store.find_relayed(source, message_id, sender.id)
+    if found is None:
+        return groups.retract_post(ctx, sender, source, message_id)
     match = _own_active_match(ctx, sender, found[1]) if found else None
     address = ctx.store.address_of(match.other(sender.id)) if match else None
     if found is None or match is None or address is None:

@@ -170,6 +170,33 @@ class GroupQueries:
             return None
         return GroupPost(row.group_id, row.author_id, row.body, row.reply_to_post, row.id)
 
+    def find_post(self, source: Address, message_id: str, author_id: int) -> GroupPost | None:
+        """The post `author_id` wrote as `message_id` at `source` (to edit or take back)."""
+        if not message_id:
+            return None
+        row = self.conn.execute(
+            select(GP).where(
+                GP.c.source_platform == source.platform, GP.c.source_chat_id == source.chat_id,
+                GP.c.source_message_id == message_id, GP.c.author_id == author_id,
+            ).order_by(GP.c.id.desc()).limit(1)
+        ).first()
+        if row is None:
+            return None
+        return GroupPost(row.group_id, row.author_id, row.body, row.reply_to_post, row.id)
+
+    def set_post_body(self, post_id: int, body: str) -> None:
+        self.conn.execute(update(GP).where(GP.c.id == post_id).values(body=body))
+
+    def post_recipients(self, post_id: int) -> list[tuple[int, Address]]:
+        """Who was sent a copy of a post, and where (a copy still waiting included: the edit
+        or removal is queued behind it)."""
+        rows = self.conn.execute(
+            select(O.c.recipient_id, O.c.platform, O.c.chat_id)
+            .where(O.c.post_id == post_id, O.c.op == "send", O.c.status != "failed")
+            .order_by(O.c.id)
+        )
+        return [(r.recipient_id, Address(r.platform, r.chat_id)) for r in rows]
+
     def post_copies(self, post_id: int) -> dict[int, str]:
         """Where each member's copy of a post is (participant → platform message id), and the
         author's own message: a reply to the post is threaded onto each one's copy."""

@@ -50,6 +50,15 @@ _COPY_PARTS = (
         _O2.c.relayed_id == O.c.relayed_id, _O2.c.op == OP_SEND, _O2.c.status == "delivered",
     ).order_by(_O2.c.id).limit(1).scalar_subquery()
 )
+# A group post's copies are one per member: the one of this row's recipient.
+_POST_COPY = (
+    select(_O2.c.platform_message_id, _O2.c.platform_message_ids).where(
+        _O2.c.post_id == O.c.post_id, _O2.c.recipient_id == O.c.recipient_id,
+        _O2.c.op == OP_SEND, _O2.c.status == "delivered",
+    ).order_by(_O2.c.id).limit(1)
+)
+_POST_COPY_ID = _POST_COPY.with_only_columns(_O2.c.platform_message_id).scalar_subquery()
+_POST_COPY_PARTS = _POST_COPY.with_only_columns(_O2.c.platform_message_ids).scalar_subquery()
 # A match's messages go into the thread its first message opened for that recipient, when the
 # platform has threads; that thread is known only once the first message was delivered.
 _MATCH_THREAD = (
@@ -68,14 +77,16 @@ _GROUP_THREAD = (
 _CLAIM = (
     select(
         O,
-        case((O.c.op != OP_SEND, _DELIVERED_COPY), else_=None).label("copy_id"),
+        case((O.c.op == OP_SEND, null()), (O.c.relayed_id.is_not(None), _DELIVERED_COPY),
+             (O.c.post_id.is_not(None), _POST_COPY_ID), else_=None).label("copy_id"),
         # A message that opens a thread never goes into an older one (it would become a
         # root inside a thread).
         case((O.c.opens_thread.is_(True) | O.c.thread_id.is_not(None), null()),
              (O.c.match_id.is_not(None), _MATCH_THREAD),
              (O.c.group_id.is_not(None), _GROUP_THREAD),
              else_=None).label("match_thread"),
-        case((O.c.op == OP_DELETE, _COPY_PARTS), else_=None).label("copy_parts"),
+        case((O.c.op != OP_DELETE, null()), (O.c.relayed_id.is_not(None), _COPY_PARTS),
+             (O.c.post_id.is_not(None), _POST_COPY_PARTS), else_=None).label("copy_parts"),
     )
     .where(
         O.c.id.in_(_CHAT_HEADS),

@@ -220,3 +220,33 @@ def test_on_slack_a_group_is_a_thread_and_writing_in_it_posts(slack_world: Harne
     assert [s.message.text for s in asked] == [t(w, "fr", "relay.which")]
     assert [b.action for b in asked[0].message.buttons] == [f"gsay:{group}"]
     assert news(w, "kid")["kid"] == []
+
+
+def test_a_post_can_be_edited_deleted_and_unsent(world: Harness) -> None:
+    """A post's copies follow its author's edit, and go when the author deletes it or takes it
+    back with /unsend (a phone number posted by mistake must be retractable)."""
+    w = world
+    coordinator(w)
+    school_student(w, "kid1", "Zoé")
+    school_student(w, "kid2", "Léo")
+    vetted_mentor(w, "pro", "Marc")
+    group = a_group(w)
+    for user in ("kid1", "kid2", "pro"):
+        w.say(user, f"/join {group}")
+    settle(w, "kid1", "kid2", "pro")
+    w.say("kid1", "Mon numéro: 514", message_id="z-1")
+    copies = {user: w.inbox(user)[-1].id for user in ("kid2", "pro")}
+    w.say("kid1", "Mon numéro: (retiré)", edited=True, message_id="z-1")
+    w.deliver()
+    edited = t(w, "fr", "group.post_edited", group="Santé", name="Zoé",
+               text="Mon numéro: (retiré)")
+    assert sorted((e.edit_of, e.text) for e in w.channel().edits) == sorted(
+        (copies[u], edited) for u in ("kid2", "pro"))
+    w.say("kid1", "", deleted=True, message_id="z-1")
+    w.deliver()
+    assert sorted(d.delete_of for d in w.channel().deletions) == sorted(copies.values())
+    w.say("kid2", "Salut", message_id="l-1")
+    w.inbox("kid1"), w.inbox("pro")
+    w.say("kid2", "/unsend", reply_to="l-1")
+    assert news(w, "kid2")["kid2"] == [t(w, "fr", "unsend.done")]
+    assert len(w.channel().deletions) == 4
