@@ -27,6 +27,7 @@ bench: $(STAMP)
 	$(BIN)/python tests/bench/bench_suggest.py
 	$(BIN)/python tests/bench/bench_matching.py
 	$(BIN)/python tests/bench/bench_cohort.py
+	$(BIN)/python tests/bench/bench_sweep.py
 
 clean:
 	rm -rf $(VENV) data/*.db*

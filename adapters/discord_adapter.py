@@ -1,8 +1,21 @@
 """Mentors on Discord: a discord.py 2 Client inside our event loop, translated to the core's types.
 
-Each mentor talks to the bot in their DMs. The core routes what they write: a reply to a message
-the bot delivered for a match (the request, a relayed message) goes to that match. This module
-only translates, both ways, and keeps the connection alive.
+By default each mentor talks to the bot in their DMs. The core routes what they write: a reply to
+a message the bot delivered for a match (the request, a relayed message) goes to that match.
+
+With a mentors' channel configured (`mentor_channel_id`), each match is instead a private thread
+in that channel of the organisation's server, as Slack's threads are: the match's first message
+to the mentor (the request with its buttons) opens the thread, the mentor is added to it, and
+everything said in it is for that match. Addresses stay the mentor's DM everywhere (the outbox's
+order per chat, the identity's address, the thread a match remembers all key on it); the thread
+travels as `Address.thread_id`. The id `send` returns for an opening message is the thread's,
+so the outbox records it as the match's root and every message written in the thread, which
+says it replies to that root, is routed to the match. A server that refuses (missing
+permissions, a deleted channel) costs no message: the match goes on in the DM, with an error in
+the log. Only in this mode are guild events asked for (GUILDS, GUILD_MESSAGES and the
+privileged MESSAGE_CONTENT, without which Discord blanks the text of guild messages).
+
+This module only translates, both ways, and keeps the connection alive.
 
 - The client runs as a task of ours (`await client.start(token)`, never `run()`); while Discord
   cannot be reached at start, the task tries again with a growing pause, and the rest of the
@@ -10,13 +23,15 @@ only translates, both ways, and keeps the connection alive.
   meanwhile are replayed, and their event keys make any repeat a no-op in the bus.
 - A gateway event cannot be refused the way an HTTP webhook can, so handing one to the bus is
   retried a few times before it is set aside (logged). After a new session (the old one could
-  not be resumed), recent DM history of the chats seen so far is read again, for the same
-  reason: what was said while no session existed is fed, and what was already handled is a
-  repeat.
+  not be resumed), recent history of the DMs and threads seen so far is read again, for the
+  same reason: what was said while no session existed is fed, and what was already handled is
+  a repeat.
 - Buttons are answered in `on_interaction` by their custom_id (`passerelle:<action>`), not by
   View callbacks, so a button sent before a restart still works after it.
 - Nothing of a mentor's Discord self crosses: `platform_user_id` is only used to find who wrote,
-  and everything we send goes out as the bot, with mentions disabled client-wide.
+  and everything we send goes out as the bot, with mentions disabled client-wide. A thread is
+  named after the first line of its opening message (the student's pseudonym, never a
+  platform name).
 """
 
 from __future__ import annotations
@@ -26,7 +41,7 @@ import contextlib
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import aiohttp
 import discord
@@ -53,6 +68,15 @@ COMMANDS = ("help", "profile", "language", "end", "pause", "resume", "capacity",
 UNKNOWN_MESSAGE = 10008
 CANNOT_EDIT_OTHERS = 50005
 ALREADY_ANSWERED = 40060
+UNKNOWN_CHANNEL = 10003
+MISSING_ACCESS = 50001
+MISSING_PERMISSIONS = 50013
+THREAD_ARCHIVED = 50083
+WRONG_CHANNEL_TYPE = 50024  # "Cannot execute action on this channel type"
+# A thread falls silent after this many minutes without a message (7 days, Discord's longest);
+# a message in it reopens it.
+THREAD_ARCHIVE_MINUTES: Literal[10080] = 10080
+MAX_THREAD_NAME = 90  # Discord allows 100
 # Discord locales for our languages (Discord has two Englishes).
 LOCALES = {"fr": ("fr",), "en": ("en-US", "en-GB")}
 _API_VERSION = re.compile(r"/api/v\d+$")
@@ -69,16 +93,28 @@ Menu = Mapping[str, Mapping[str, str]]  # language → {command: description}
 # Translation, both ways -------------------------------------------------------------------------
 
 def message_to_inbound(message: discord.Message, bot_id: int | None = None, *,
-                       edited: bool = False) -> Inbound | None:
+                       edited: bool = False, dm_channel_id: int | None = None
+                       ) -> Inbound | None:
     """A message someone wrote → the core's Inbound; None for what the service does not handle.
 
-    Only DMs with the bot count: in a server channel a mentor's words would be read by everyone
-    in it, and a channel must never become anyone's address. Bots (ours included: Discord sends
-    our own messages back) and system messages (pins, calls) are never listened to.
+    Without `dm_channel_id`, only DMs with the bot count: in a server channel a mentor's words
+    would be read by everyone in it, and a channel must never become anyone's address.
+
+    With `dm_channel_id`, the adapter has found the message in one of the match threads of the
+    mentors' channel (see `in_mentor_thread`) and `dm_channel_id` is its author's DM with the
+    bot: the DM stays the address, the thread is where the answer goes, and the Inbound replies
+    to the thread, whatever message it quotes, since all that is said in a match's thread is
+    for that match (the outbox recorded the thread's id as the match's root). A command is the
+    exception: it keeps the message it quotes (`/unsend` names what to take back that way).
+
+    Bots (ours included: Discord sends our own messages back) and system messages (pins, calls,
+    someone added to a thread) are never listened to.
     """
     author = message.author
-    if message.guild is not None or not is_dm(message.channel):
+    if dm_channel_id is None and (message.guild is not None or not is_dm(message.channel)):
         return None
+    if dm_channel_id is not None and is_dm(message.channel):
+        return None  # a DM is its own address: never filed under a thread
     if author.bot or author.system or author.id == bot_id:
         return None
     if message.type not in (discord.MessageType.default, discord.MessageType.reply):
@@ -89,8 +125,15 @@ def message_to_inbound(message: discord.Message, bot_id: int | None = None, *,
     media = None if text else media_kind(message, forwarded=forwarded)
     if not text and media is None:
         return None
-    reply_to = (str(reference.message_id)
-                if reference is not None and not forwarded and reference.message_id else None)
+    quoted = (str(reference.message_id)
+              if reference is not None and not forwarded and reference.message_id else None)
+    if dm_channel_id is not None:
+        thread = str(message.channel.id)
+        source = Address("discord", str(dm_channel_id), thread_id=thread)
+        reply_to = quoted if text.startswith("/") else thread
+    else:
+        source = Address("discord", str(message.channel.id))
+        reply_to = quoted
     key = f"discord:message:{message.id}"
     if edited:
         if message.edited_at is None:  # an update that is no edit (a link preview came)
@@ -98,7 +141,7 @@ def message_to_inbound(message: discord.Message, bot_id: int | None = None, *,
         key += f":edited:{message.edited_at.isoformat()}"  # each edit once, however replayed
     return Inbound(
         event_key=key,
-        source=Address("discord", str(message.channel.id)),
+        source=source,
         platform_user_id=str(author.id),
         text=text,
         message_id=str(message.id),
@@ -106,6 +149,27 @@ def message_to_inbound(message: discord.Message, bot_id: int | None = None, *,
         edited=edited,
         media=media,
     )
+
+
+def in_mentor_thread(channel: object, mentor_channel_id: int | None, bot_id: int | None
+                     ) -> bool:
+    """A private thread the bot opened in the mentors' channel: where a match lives in that
+    mode. A public thread, the channel itself or any other one is read by more people than
+    one mentor; a private thread someone else opened there (two mentors talking, seen by a
+    bot that may manage threads) is none of a student's business."""
+    return (mentor_channel_id is not None and bot_id is not None
+            and isinstance(channel, discord.Thread)
+            and channel.type is discord.ChannelType.private_thread
+            and channel.parent_id == mentor_channel_id and channel.owner_id == bot_id)
+
+
+def thread_name(text: str) -> str:
+    """A match's thread is named after the first line of its opening message (the request:
+    the student's pseudonym, age and fields), cut to fit; nothing of anyone's platform self."""
+    line = next((part.strip() for part in text.splitlines() if part.strip()), "")
+    if len(line) > MAX_THREAD_NAME:
+        line = line[:MAX_THREAD_NAME - 1].rstrip() + "…"
+    return line or "Passerelle"
 
 
 def is_dm(channel: object) -> bool:
@@ -128,31 +192,45 @@ def media_kind(message: discord.Message, *, forwarded: bool = False) -> str | No
     return None
 
 
-def deletion_to_inbound(channel_id: int, message_id: int, author_id: int) -> Inbound:
-    """Someone deleted their message in their DM with the bot: the other side's copy goes."""
+def deletion_to_inbound(channel_id: int, message_id: int, author_id: int, *,
+                        thread_id: int | None = None) -> Inbound:
+    """Someone deleted their message in their DM with the bot (`channel_id`), or in a match's
+    thread (`thread_id`; `channel_id` is then their DM): the other side's copy goes."""
     return Inbound(
         event_key=f"discord:deleted:{message_id}",  # a message is deleted once
-        source=Address("discord", str(channel_id)),
+        source=Address("discord", str(channel_id),
+                       thread_id=str(thread_id) if thread_id is not None else None),
         platform_user_id=str(author_id),
         message_id=str(message_id),
         deleted=True,
     )
 
 
-def component_to_inbound(interaction: discord.Interaction) -> Inbound | None:
-    """A press on one of our buttons (custom_id `passerelle:<action>`) in a DM → Inbound whose
-    action is the core's; None for anything else (another app's component, a server)."""
+def component_to_inbound(interaction: discord.Interaction, *, dm_channel_id: int | None = None
+                         ) -> Inbound | None:
+    """A press on one of our buttons (custom_id `passerelle:<action>`) → Inbound whose action is
+    the core's; None for anything else (another app's component, a server channel).
+
+    In a DM; or in a match's thread of the mentors' channel, when the adapter found it was one
+    (see `in_mentor_thread`) and gives `dm_channel_id`, the presser's DM with the bot: their
+    address, and the thread is where the answer goes."""
     if interaction.type is not discord.InteractionType.component:
         return None
     custom_id = str((interaction.data or {}).get("custom_id") or "")
-    if not custom_id.startswith(ACTION_PREFIX) or interaction.guild_id is not None:
+    if not custom_id.startswith(ACTION_PREFIX):
         return None
     action = custom_id[len(ACTION_PREFIX):]
     if not action or interaction.message is None or interaction.channel_id is None:
         return None
+    if interaction.guild_id is None and dm_channel_id is None:
+        source = Address("discord", str(interaction.channel_id))
+    elif interaction.guild_id is not None and dm_channel_id is not None:
+        source = Address("discord", str(dm_channel_id), thread_id=str(interaction.channel_id))
+    else:
+        return None
     return Inbound(
         event_key=f"discord:interaction:{interaction.id}",
-        source=Address("discord", str(interaction.channel_id)),
+        source=source,
         platform_user_id=str(interaction.user.id),
         message_id=str(interaction.message.id),
         action=action,
@@ -315,12 +393,14 @@ class DiscordChannel:
     def __init__(
         self, token: str, *, api_base_url: str | None = None, gateway_url: str | None = None,
         menu: Menu | None = None, default_language: str = "fr",
-        identify_pause: float = 5.0, max_ratelimit_timeout: float = 30.0,
+        mentor_channel_id: int | None = None, identify_pause: float = 5.0,
+        max_ratelimit_timeout: float = 30.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.token = token
         self.api_base_url = _api_base(api_base_url) if api_base_url else None
         self.gateway_url = gateway_url
+        self.mentor_channel_id = mentor_channel_id
         self.menu: Menu = menu or {}
         self.default_language = default_language
         self.identify_pause = identify_pause
@@ -332,17 +412,44 @@ class DiscordChannel:
         self._saved_endpoints: tuple[str, yarl.URL] | None = None
         self._handlers: set[asyncio.Task[Any]] = set()
         self._cosmetics: set[asyncio.Task[None]] = set()
-        self._seen: dict[int, int] = {}  # DM channel → last message id fed (for catch-up)
+        self._seen: dict[int, int] = {}  # DM or thread → last message id fed (for catch-up)
         self._dm_users: dict[int, int] = {}  # DM channel → the person in it
         self._own_deletions: dict[int, None] = {}  # our deletions, echoed back by Discord
+        # Mentors' channel mode. The threads of ours met so far → their mentor (None: not known
+        # yet), and those discord.py did not have; guild channels found not to be any; thread
+        # ids whose rows go to the DM instead (the thread is unusable, or the id is the DM
+        # message that stood in for a thread that could not be opened); threads created whose
+        # opening message is not out yet, by (DM, text), so that a retry opens no other one.
+        self._threads: dict[int, int | None] = {}
+        self._fetched: dict[int, discord.Thread] = {}
+        self._not_threads: dict[int, None] = {}
+        self._dm_instead: dict[int, None] = {}
+        self._opening: dict[tuple[str, str], discord.Thread] = {}
         self._ready_once = False
         self._connected = False  # this client got READY (a later failure backs off afresh)
+
+    @property
+    def threads(self) -> bool:
+        """Each match is a thread its first message opens (the delivery workers record that
+        message's id, the thread's, as the match's root): in the mentors' channel mode only."""
+        return self.mentor_channel_id is not None
+
+    def intents(self) -> discord.Intents:
+        """Only what is needed: DMs; and the server's messages, with their text, when the
+        matches live in the mentors' channel (MESSAGE_CONTENT is privileged: Discord blanks a
+        guild message's text without it, and it must be enabled in the developer portal)."""
+        intents = discord.Intents.none()
+        intents.dm_messages = True  # messages, edits and deletions in DMs (content included)
+        if self.threads:
+            intents.guilds = True  # the channel and its threads, known to discord.py
+            intents.guild_messages = True  # messages, edits and deletions in the threads
+            intents.message_content = True
+        return intents
 
     def _new_client(self) -> _Client:
         """A client with its slash commands. A closed discord.py client cannot log in again
         (its HTTP connector is closed with it), so each attempt to start gets a new one."""
-        intents = discord.Intents.none()
-        intents.dm_messages = True  # messages, edits and deletions in DMs (content included)
+        intents = self.intents()
         client = _Client(
             self, intents=intents, guild_ready_timeout=0,
             allowed_mentions=discord.AllowedMentions.none(),  # a relayed @everyone stays text
@@ -391,8 +498,9 @@ class DiscordChannel:
             except discord.LoginFailure:
                 log.error("event=discord_invalid_token action=not_started")
                 return
-            except discord.PrivilegedIntentsRequired:
-                log.error("event=discord_intents_refused action=not_started")
+            except discord.PrivilegedIntentsRequired:  # MESSAGE_CONTENT, for the threads
+                log.error("event=discord_intents_refused action=not_started "
+                          "hint=enable_message_content_intent_in_the_developer_portal")
                 return
             except Exception as error:
                 if isinstance(error, discord.ConnectionClosed) and error.code in (4004, 4013):
@@ -441,29 +549,56 @@ class DiscordChannel:
     async def _on_message(self, message: discord.Message) -> None:
         await self._tracked(self._receive(message))
 
-    async def _receive(self, message: discord.Message) -> None:
-        inbound = message_to_inbound(message, self._bot_id())
+    async def _receive(self, message: discord.Message, *, edited: bool = False) -> None:
+        if not is_dm(message.channel):
+            await self._receive_in_thread(message, edited=edited)
+            return
+        inbound = message_to_inbound(message, self._bot_id(), edited=edited)
         if inbound is None:
             return
         self._remember_chat(message.channel.id, message.author.id, message.id)
+        await self._submit(inbound)
+
+    async def _receive_in_thread(self, message: discord.Message, *, edited: bool) -> None:
+        """A message in a server: fed only when it was written in one of the mentors'
+        channel's private threads by the mentor it was opened for (a moderator who can see
+        every private thread does not speak for that match)."""
+        author = message.author
+        if not self.threads or author.bot or author.system or author.id == self._bot_id():
+            return  # before any request: our own echoes come here too
+        thread = await self._mentor_thread(message.channel)
+        if thread is None:
+            log.debug("event=discord_guild_message_ignored")
+            return
+        mentor = await self._thread_mentor(thread)
+        if mentor is not None and mentor != author.id:
+            log.warning("event=discord_thread_message_ignored reason=not_its_mentor")
+            return
+        dm = await self._dm_with(author.id)
+        if dm is None:
+            return
+        inbound = message_to_inbound(message, self._bot_id(), edited=edited, dm_channel_id=dm)
+        if inbound is None:
+            return
+        self._remember_thread(thread.id, author.id, message.id)
         await self._submit(inbound)
 
     async def _on_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
         before, after = payload.cached_message, payload.message
         if before is not None and before.content == after.content:
             return  # not a change of text (an embed, a pin)
-        inbound = message_to_inbound(after, self._bot_id(), edited=True)
-        if inbound is not None:
-            await self._tracked(self._submit(inbound))
+        await self._tracked(self._receive(after, edited=True))
 
     async def _on_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
-        if payload.guild_id is not None:
-            return
         if payload.message_id in self._own_deletions:
             del self._own_deletions[payload.message_id]
             return  # ours (a copy taken back), echoed
         cached = payload.cached_message
         if cached is not None and (cached.author.bot or cached.author.id == self._bot_id()):
+            return
+        if payload.guild_id is not None:
+            if self.threads:
+                await self._tracked(self._deleted_in_thread(payload))
             return
         # In a DM only the author can delete a message (and ours are recognised above): the
         # deleted message was the other person's.
@@ -473,6 +608,25 @@ class DiscordChannel:
             return
         await self._tracked(self._submit(
             deletion_to_inbound(payload.channel_id, payload.message_id, author)))
+
+    async def _deleted_in_thread(self, payload: discord.RawMessageDeleteEvent) -> None:
+        """A deletion in a match's thread. Discord says only where and which: the author is the
+        cached message's, else the thread's mentor (only they and the bot write there)."""
+        channel = (self.client.get_channel(payload.channel_id)
+                   or self.client.get_partial_messageable(payload.channel_id,
+                                                          guild_id=payload.guild_id))
+        thread = await self._mentor_thread(channel)
+        if thread is None:
+            return
+        cached = payload.cached_message
+        mentor = await self._thread_mentor(thread)
+        author = cached.author.id if cached is not None else mentor
+        if author is None or (mentor is not None and author != mentor):
+            return
+        dm = await self._dm_with(author)
+        if dm is not None:
+            await self._submit(deletion_to_inbound(dm, payload.message_id, author,
+                                                   thread_id=thread.id))
 
     async def _on_interaction(self, interaction: discord.Interaction) -> None:
         if interaction.type is not discord.InteractionType.component:
@@ -485,7 +639,17 @@ class DiscordChannel:
         except discord.HTTPException as error:  # 40060: a replayed press, answered before
             level = logging.INFO if error.code == ALREADY_ANSWERED else logging.WARNING
             log.log(level, "event=discord_interaction_unanswered code=%s", error.code)
-        inbound = component_to_inbound(interaction)
+        dm: int | None = None
+        if interaction.guild_id is not None:  # a button in a match's thread: answered there
+            if not in_mentor_thread(interaction.channel, self.mentor_channel_id,
+                                    self._bot_id()):
+                return
+            try:
+                dm = await self._dm_of(interaction)
+            except (discord.HTTPException, aiohttp.ClientError) as error:
+                log.warning("event=discord_dm_unknown error=%s", type(error).__name__)
+                return
+        inbound = component_to_inbound(interaction, dm_channel_id=dm)
         if inbound is None:
             return
         accepted = await self._tracked(self._submit(inbound))
@@ -560,35 +724,139 @@ class DiscordChannel:
     def _remember_chat(self, channel_id: int, user_id: int, message_id: int | None = None
                        ) -> None:
         self._dm_users[channel_id] = user_id
+        self._remember_seen(channel_id, message_id)
+        _forget_oldest(self._dm_users)
+
+    def _remember_thread(self, thread_id: int, mentor_id: int | None,
+                         message_id: int | None = None) -> None:
+        """One of our threads, its mentor (when known) and the last message fed from it."""
+        if mentor_id is not None or thread_id not in self._threads:
+            self._threads.pop(thread_id, None)
+            self._threads[thread_id] = mentor_id
+        self._remember_seen(thread_id, message_id)
+        _forget_oldest(self._threads)
+
+    def _remember_seen(self, channel_id: int, message_id: int | None) -> None:
         if message_id is not None:
             self._seen[channel_id] = max(message_id, self._seen.pop(channel_id, 0))
-        for kept in (self._dm_users, self._seen):
-            while len(kept) > _REMEMBERED:
-                kept.pop(next(iter(kept)))
+            _forget_oldest(self._seen)
+
+    async def _dm_with(self, user_id: int) -> int | None:
+        """The person's DM with the bot: their address, whatever thread they wrote in
+        (discord.py keeps the DMs it knows; an unknown one is asked for once)."""
+        try:
+            dm = await self.client.create_dm(discord.Object(user_id))
+        except (discord.HTTPException, aiohttp.ClientError) as error:
+            log.warning("event=discord_dm_unknown error=%s", type(error).__name__)
+            return None
+        self._remember_chat(dm.id, user_id)
+        return dm.id
+
+    async def _mentor_thread(self, channel: object) -> discord.Thread | None:
+        """`channel` as one of the mentors' channel's private threads, or None. discord.py
+        knows the threads the bot is in (GUILDS intent); one it does not (archived, say) is
+        asked for once; a guild channel that is not one is remembered as such."""
+        if in_mentor_thread(channel, self.mentor_channel_id, self._bot_id()):
+            assert isinstance(channel, discord.Thread)
+            return channel
+        channel_id = getattr(channel, "id", None)
+        if (not isinstance(channel, discord.PartialMessageable) or channel_id is None
+                or channel_id in self._not_threads):
+            return None  # a text channel, a forum, the mentors' channel itself...
+        if channel_id in self._fetched:
+            return self._fetched[channel_id]
+        try:
+            fetched = await self.client.fetch_channel(channel_id)
+        except (discord.HTTPException, aiohttp.ClientError) as error:
+            log.info("event=discord_channel_unknown error=%s", type(error).__name__)
+            return None
+        if not in_mentor_thread(fetched, self.mentor_channel_id, self._bot_id()):
+            self._not_threads[channel_id] = None
+            _forget_oldest(self._not_threads)
+            return None
+        assert isinstance(fetched, discord.Thread)
+        self._fetched[channel_id] = fetched
+        _forget_oldest(self._fetched)
+        return fetched
+
+    async def _thread_mentor(self, thread: discord.Thread) -> int | None:
+        """The mentor a thread was opened for: remembered since we opened it or heard them in
+        it; else its one member besides the bot (Discord lists others only to a bot with the
+        GUILD_MEMBERS intent, which Passerelle does not ask for); else the one the bot added
+        ("passerelle added Marc to the thread.", a system message that mentions them); else
+        the first person who wrote in it. None when nobody did yet."""
+        known = self._threads.get(thread.id)
+        if known is not None:
+            return known
+        bot = self._bot_id()
+        found: int | None = None
+        try:
+            members = [m.id for m in await thread.fetch_members() if m.id != bot]
+            found = members[0] if len(members) == 1 else None
+        except (discord.HTTPException, aiohttp.ClientError) as error:  # refused: read instead
+            log.info("event=discord_thread_members_unknown error=%s", type(error).__name__)
+        if found is None:
+            found = await self._added_by_us(thread)
+        if found is not None:
+            self._remember_thread(thread.id, found)
+        return found
+
+    async def _added_by_us(self, thread: discord.Thread) -> int | None:
+        """Who the bot added to the thread, read back from its history (else who first wrote
+        in it)."""
+        bot = self._bot_id()
+        first_writer: int | None = None
+        try:
+            async for message in thread.history(limit=100, oldest_first=True):
+                author = message.author
+                if (message.type is discord.MessageType.recipient_add and author.id == bot
+                        and message.mentions):
+                    return message.mentions[0].id
+                if first_writer is None and not (author.bot or author.system):
+                    first_writer = author.id
+        except (discord.HTTPException, aiohttp.ClientError) as error:
+            log.info("event=discord_thread_mentor_unknown error=%s", type(error).__name__)
+        return first_writer
 
     async def _person_in(self, channel_id: int) -> int | None:
-        """Who the bot's DM `channel_id` is with (remembered, cached, else asked)."""
+        """Who the bot's DM `channel_id` is with (remembered, cached, else asked); None when
+        Discord cannot say."""
+        try:
+            return await self._recipient(channel_id)
+        except (discord.HTTPException, aiohttp.ClientError, _Misconfigured) as error:
+            log.info("event=discord_channel_unknown error=%s", type(error).__name__)
+            return None
+
+    async def _recipient(self, channel_id: int) -> int:
+        """Who the bot's DM `channel_id` is with; Discord's errors raised as they are."""
         if channel_id in self._dm_users:
             return self._dm_users[channel_id]
         channel = self.client.get_channel(channel_id)
         if not isinstance(channel, discord.DMChannel) or channel.recipient is None:
-            try:
-                channel = await self.client.fetch_channel(channel_id)
-            except (discord.HTTPException, aiohttp.ClientError) as error:
-                log.info("event=discord_channel_unknown error=%s", type(error).__name__)
-                return None
-        if isinstance(channel, discord.DMChannel) and channel.recipient is not None:
-            self._dm_users[channel_id] = channel.recipient.id
-            return channel.recipient.id
-        return None
+            channel = await self.client.fetch_channel(channel_id)
+        if not isinstance(channel, discord.DMChannel) or channel.recipient is None:
+            raise _Misconfigured("not a DM with the bot")
+        self._dm_users[channel_id] = channel.recipient.id
+        _forget_oldest(self._dm_users)
+        return channel.recipient.id
 
     async def _catch_up(self) -> None:
-        """Read the DMs seen so far again since their last message we handled: Discord keeps
-        no event for a bot without a session. Repeats are recognised by their event keys."""
+        """Read the DMs and threads seen so far again since their last message we handled:
+        Discord keeps no event for a bot without a session. Repeats are recognised by their
+        event keys."""
         for channel_id, last in list(self._seen.items()):
-            channel = self.client.get_partial_messageable(channel_id,
-                                                          type=discord.ChannelType.private)
             try:
+                channel: discord.abc.Messageable
+                if channel_id in self._threads:  # as a Thread: its messages say where they are
+                    found = self.client.get_channel(channel_id)
+                    if not isinstance(found, discord.Thread):
+                        found = await self.client.fetch_channel(channel_id)
+                    if not isinstance(found, discord.Thread):
+                        continue
+                    channel = found
+                else:
+                    channel = self.client.get_partial_messageable(
+                        channel_id, type=discord.ChannelType.private)
                 async for message in channel.history(after=discord.Object(last),
                                                      oldest_first=True, limit=100):
                     await self._receive(message)
@@ -634,46 +902,187 @@ class DiscordChannel:
             log.warning("event=discord_commands_not_synced error=%s", type(error).__name__)
 
     # delivery -------------------------------------------------------------------------------
-    def _channel(self, message: Outbound) -> discord.PartialMessageable:
+    def _channel(self, message: Outbound, *, in_dm: bool = False) -> discord.PartialMessageable:
+        """Where a row goes: its thread (a match's, in the mentors' channel), else the DM."""
         if self.client.user is None or self.client.is_closed():
             raise RetryLater("discord: not connected yet", 5.0)
-        target = message.to.thread_id or message.to.chat_id
+        thread = None if in_dm else message.to.thread_id
+        target = thread or message.to.chat_id
         if not target.isdigit():
             raise PermanentFailure("discord: not a channel id")
-        return self.client.get_partial_messageable(int(target),
-                                                   type=discord.ChannelType.private)
+        kind = discord.ChannelType.private_thread if thread else discord.ChannelType.private
+        return self.client.get_partial_messageable(int(target), type=kind)
 
     async def send(self, message: Outbound) -> str:
-        channel = self._channel(message)
-        sent = await _rest(channel.send(
-            message.text, view=view_for(message.buttons),  # type: ignore[arg-type]
-            reference=reference_for(message, channel.id),  # type: ignore[arg-type]
-        ))
-        return str(sent.id)
+        if self.threads and message.opens_thread and message.to.thread_id is None:
+            return await self._open_thread(message)
+
+        async def post(channel: discord.PartialMessageable) -> str:
+            return str((await _rest(self._post(channel, message))).id)
+
+        return await self._in_place(message, post)
 
     async def edit(self, message: Outbound) -> None:
         assert message.edit_of is not None
-        channel = self._channel(message)
+        self._channel(message)
         if not message.edit_of.isdigit():
             raise PermanentFailure("discord: not a message id")
-        await _rest(channel.get_partial_message(int(message.edit_of)).edit(content=message.text))
+        message_id = int(message.edit_of)
+
+        async def edit(channel: discord.PartialMessageable) -> None:
+            await _rest(channel.get_partial_message(message_id).edit(content=message.text))
+
+        await self._in_place(message, edit)
 
     async def delete(self, message: Outbound) -> None:
         assert message.delete_of is not None
-        channel = self._channel(message)
+        self._channel(message)
         if not message.delete_of.isdigit():
             raise PermanentFailure("discord: not a message id")
         message_id = int(message.delete_of)
         self._own_deletions[message_id] = None  # before the call: the echo may come first
-        while len(self._own_deletions) > _REMEMBERED:
-            self._own_deletions.pop(next(iter(self._own_deletions)))
-        try:
+        _forget_oldest(self._own_deletions)
+
+        async def delete(channel: discord.PartialMessageable) -> None:
             await _rest(channel.get_partial_message(message_id).delete())
+
+        try:
+            await self._in_place(message, delete)
         except PermanentFailure as error:
             cause = error.__cause__
             if not (isinstance(cause, discord.NotFound) and cause.code == UNKNOWN_MESSAGE):
                 raise
             # Unknown Message: already gone, what was asked is done
+
+    def _post(self, channel: discord.PartialMessageable | discord.Thread, message: Outbound
+              ) -> Awaitable[discord.Message]:
+        return channel.send(
+            message.text, view=view_for(message.buttons),  # type: ignore[arg-type]
+            reference=reference_for(message, channel.id),  # type: ignore[arg-type]
+        )
+
+    async def _in_place(self, message: Outbound,
+                        act: Callable[[discord.PartialMessageable], Awaitable[_T]]) -> _T:
+        """Do `act` in the row's thread, else in its DM.
+
+        A thread that cannot be used (deleted, the bot's access to it taken away, or an id that
+        never was a thread: the DM message that stood in for one when a thread could not be
+        opened) does not lose the message, nor make the mentor unreachable: it goes to the DM,
+        and the error is logged for whoever runs the server. An archived thread is reopened."""
+        channel = self._channel(message)
+        if message.to.thread_id is None:
+            return await act(channel)
+        if channel.id in self._dm_instead:
+            return await act(self._channel(message, in_dm=True))
+        try:
+            return await act(channel)
+        except (Unreachable, PermanentFailure) as error:
+            cause = error.__cause__
+            if not isinstance(cause, discord.HTTPException):
+                raise
+            archived = cause.code == THREAD_ARCHIVED
+            if archived and await self._reopen(channel.id):
+                return await act(channel)
+            if not (archived or _thread_refused(cause)):
+                raise
+            log.error("event=discord_thread_unusable status=%s code=%s action=sent_in_dm",
+                      cause.status, cause.code)
+            self._dm_instead[channel.id] = None
+            _forget_oldest(self._dm_instead)
+        return await act(self._channel(message, in_dm=True))
+
+    async def _reopen(self, thread_id: int) -> bool:
+        """Unarchive a thread that fell silent (a week without a message), to write in it."""
+        try:
+            thread = self.client.get_channel(thread_id)
+            if not isinstance(thread, discord.Thread):
+                thread = await self.client.fetch_channel(thread_id)
+            if isinstance(thread, discord.Thread):
+                await thread.edit(archived=False)
+                return True
+        except discord.HTTPException as error:
+            if error.status == 429 or error.status >= 500:
+                raise translate_error(error) from error
+            log.warning("event=discord_thread_not_reopened status=%s code=%s",
+                        error.status, error.code)
+        except aiohttp.ClientError as error:
+            raise translate_error(error) from error
+        return False
+
+    async def _open_thread(self, message: Outbound) -> str:
+        """A match's first message to a mentor, in the mentors' channel mode: a private thread
+        named after it, the mentor added to it, the message in it. The thread's id is returned:
+        the outbox records it as the match's root, what everything written there replies to.
+
+        Refused by the server (the bot lacks a permission, the channel is gone or is not a
+        text channel, the mentor is not in the server), the match goes on in the DM, with an
+        error logged: a misconfigured server must not lose messages, nor make mentors
+        unreachable. A 429 or 5xx is retried as usual, in the thread already created."""
+        dm = self._channel(message, in_dm=True)
+        key = (message.to.chat_id, message.text)
+        thread = self._opening.get(key)
+        try:
+            if thread is None:
+                thread = await self._create_thread(message)
+                self._opening[key] = thread
+                _forget_oldest(self._opening)
+            mentor = await self._recipient(dm.id)
+            await thread.add_user(discord.Object(mentor))
+            await self._post(thread, message)
+        except (discord.Forbidden, discord.NotFound, _Misconfigured) as error:
+            return await self._open_in_dm(message, key, error)
+        except discord.HTTPException as error:
+            if error.code == WRONG_CHANNEL_TYPE:
+                return await self._open_in_dm(message, key, error)
+            raise translate_error(error) from error
+        except aiohttp.ClientError as error:
+            raise translate_error(error) from error
+        del self._opening[key]
+        self._remember_thread(thread.id, mentor)
+        log.info("event=discord_thread_opened")
+        return str(thread.id)
+
+    async def _create_thread(self, message: Outbound) -> discord.Thread:
+        assert self.mentor_channel_id is not None
+        parent = self.client.get_channel(self.mentor_channel_id)
+        if parent is None:
+            parent = await self.client.fetch_channel(self.mentor_channel_id)
+        if not isinstance(parent, discord.TextChannel):
+            raise _Misconfigured("the mentors' channel is not a text channel")
+        return await parent.create_thread(
+            name=thread_name(message.text), type=discord.ChannelType.private_thread,
+            invitable=False,  # only the bot adds people: a mentor cannot bring anyone in
+            auto_archive_duration=THREAD_ARCHIVE_MINUTES,
+        )
+
+    async def _open_in_dm(self, message: Outbound, key: tuple[str, str],
+                          error: Exception) -> str:
+        if isinstance(error, discord.HTTPException):
+            reason = f"status={error.status} code={error.code}"
+        else:
+            reason = f"reason={str(error).replace(' ', '_')}"
+        log.error("event=discord_thread_not_opened %s action=sent_in_dm", reason)
+        stale = self._opening.pop(key, None)
+        if stale is not None:  # created, but the mentor cannot be in it: not left empty
+            with contextlib.suppress(discord.HTTPException, aiohttp.ClientError):
+                await stale.delete()
+        sent = str((await _rest(self._post(self._channel(message, in_dm=True), message))).id)
+        # The outbox takes this id for the match's thread: what follows goes to the DM too.
+        self._dm_instead[int(sent)] = None
+        _forget_oldest(self._dm_instead)
+        return sent
+
+
+class _Misconfigured(Exception):
+    """The mentors' channel mode cannot open a thread here (not a Discord error)."""
+
+
+def _thread_refused(error: discord.HTTPException) -> bool:
+    """The server no longer lets the bot use a thread: gone, or its access taken away."""
+    if isinstance(error, discord.NotFound):
+        return error.code == UNKNOWN_CHANNEL
+    return isinstance(error, discord.Forbidden) and error.code in (MISSING_ACCESS,
+                                                                   MISSING_PERMISSIONS)
 
 
 async def _rest(call: Awaitable[_T]) -> _T:
@@ -692,6 +1101,12 @@ def _api_base(url: str) -> str:
     """The REST root as discord.py wants it (…/api/v10); a bare host gets the version added."""
     url = url.rstrip("/")
     return url if _API_VERSION.search(url) else f"{url}/api/v10"
+
+
+def _forget_oldest(kept: dict[Any, Any]) -> None:
+    """Memory stays bounded: past _REMEMBERED entries, the oldest go first."""
+    while len(kept) > _REMEMBERED:
+        kept.pop(next(iter(kept)))
 
 
 def _label_of(message: discord.Message, custom_id: str) -> str | None:

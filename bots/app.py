@@ -112,7 +112,7 @@ class Passerelle:
         assert self.services is not None
         return DiscordChannel(
             config.token.get_secret_value(), api_base_url=config.api_base_url,
-            gateway_url=config.gateway_url,
+            gateway_url=config.gateway_url, mentor_channel_id=config.mentor_channel_id,
             menu=command_descriptions(self.services, DISCORD_COMMANDS),
             default_language=DEFAULT_LANGUAGE,
         )

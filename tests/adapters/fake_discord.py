@@ -49,9 +49,16 @@ Like Discord, the fake
   edits or deletes, before the REST answer): an adapter must ignore its own author id
   (`FakeDiscord(echo_bot_messages=False)` turns this off);
 - sends only the events the IDENTIFY intents ask for (DIRECT_MESSAGES for DMs, GUILD_MESSAGES
-  for guild channels, GUILDS for guild/thread events), blanks the content of guild messages
-  without MESSAGE_CONTENT unless the bot is mentioned, and closes with 4014 when a privileged
-  intent is not enabled for the application (`privileged_intents=`);
+  for guild channels and threads, GUILDS for guild/thread events), blanks the content of guild
+  messages without MESSAGE_CONTENT unless the bot is mentioned, and closes with 4014 when a
+  privileged intent is not enabled for the application (`privileged_intents=`);
+- sends the messages of a private thread only to a bot that is a member of it (it is, once it
+  created the thread); lists a thread's other members (`GET /channels/{id}/thread-members`)
+  only to a session with GUILD_MEMBERS (as discord.py documents for `Thread.fetch_members`),
+  else only the bot's own membership; posts the system message "X added Y to the thread"
+  (type 1, RECIPIENT_ADD, by the bot) when the bot adds someone to a private thread; a user
+  posting in a thread joins it (and reopens it when archived, unless locked); a thread can be
+  deleted (`DELETE /channels/{id}`: THREAD_DELETE);
 - keeps no event for a bot that is not connected: a dispatch with no session is not queued
   (it is still in the channel history, `GET /channels/{id}/messages`); one made while a session
   is disconnected is replayed on RESUME, with its sequence number, before RESUMED;
@@ -106,7 +113,7 @@ GATEWAY_MESSAGE_CONTENT_LIMITED = 1 << 19
 # Channel, message, interaction and callback types.
 GUILD_TEXT, DM, PUBLIC_THREAD, PRIVATE_THREAD = 0, 1, 11, 12
 THREAD_TYPES = (PUBLIC_THREAD, PRIVATE_THREAD)
-DEFAULT_MESSAGE, REPLY_MESSAGE, CHAT_INPUT_COMMAND_MESSAGE = 0, 19, 20
+DEFAULT_MESSAGE, RECIPIENT_ADD, REPLY_MESSAGE, CHAT_INPUT_COMMAND_MESSAGE = 0, 1, 19, 20
 APPLICATION_COMMAND, MESSAGE_COMPONENT = 2, 3
 PONG, CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, DEFERRED_UPDATE, UPDATE_MESSAGE = 1, 4, 5, 6, 7
 AUTOCOMPLETE_RESULT, MODAL = 8, 9
@@ -867,6 +874,17 @@ class FakeDiscord:
         channel = self._channel(int(channel_id))
         if "guild_id" not in channel:
             raise ValueError(f"channel {channel_id} is not a guild channel: use user_dm")
+        if channel["type"] in THREAD_TYPES:  # posting joins a thread, and reopens an archived one
+            meta = channel["thread_metadata"]
+            if meta.get("archived"):
+                if meta.get("locked"):
+                    raise ValueError(f"thread {channel_id} is archived and locked")
+                meta["archived"] = False
+                meta["archive_timestamp"] = _now_iso()
+                await self._dispatch("THREAD_UPDATE", copy.deepcopy(channel))
+            members = self.thread_members.setdefault(int(channel_id), set())
+            members.add(int(user_id))
+            channel["member_count"] = len(members)
         if mention_bot:
             text = f"<@{self.bot_id}> {text}"
         message = self._user_message(int(user_id), int(channel_id), text, reply_to=reply_to)
@@ -874,6 +892,31 @@ class FakeDiscord:
             message["mentions"].append(dict(self.bot_user))
         await self._dispatch("MESSAGE_CREATE", message)
         return copy.deepcopy(message)
+
+    async def user_opens_thread(
+        self,
+        channel_id: int,
+        user_id: int,
+        name: str,
+        *,
+        private: bool = True,
+        members: tuple[int, ...] = (),
+    ) -> dict:
+        """The user opens a thread in a guild text channel (they own it), with `members` added
+        (the bot among them to let it hear a private one). THREAD_CREATE; returns the thread."""
+        parent = self._channel(int(channel_id))
+        if parent["type"] != GUILD_TEXT:
+            raise ValueError(f"channel {channel_id} is not a guild text channel")
+        kind = PRIVATE_THREAD if private else PUBLIC_THREAD
+        thread = self._thread(parent, name, kind, {}, self._snowflake())
+        thread["owner_id"] = str(user_id)
+        joined = {int(user_id), *map(int, members)}
+        self.thread_members[int(thread["id"])] = joined
+        thread["member_count"] = len(joined)
+        if self.bot_id not in joined:
+            thread.pop("member")
+        await self._dispatch("THREAD_CREATE", {**copy.deepcopy(thread), "newly_created": True})
+        return copy.deepcopy(thread)
 
     async def other_bot_dm(
         self, bot_user_id: int, text: str, *, channel_id: int | None = None
@@ -1344,6 +1387,14 @@ class FakeDiscord:
             in_guild = "guild_id" in data
             if not intents & (GUILD_MESSAGES if in_guild else DIRECT_MESSAGES):
                 return None
+            channel_id = _as_int(data.get("channel_id"))
+            channel = self.channels.get(channel_id) if channel_id is not None else None
+            if (
+                channel is not None
+                and channel["type"] == PRIVATE_THREAD
+                and self.bot_id not in self.thread_members.get(int(channel["id"]), set())
+            ):
+                return None  # a private thread is seen by its members only
             if (
                 event in ("MESSAGE_CREATE", "MESSAGE_UPDATE")
                 and in_guild
@@ -1356,6 +1407,12 @@ class FakeDiscord:
             return data
         if event.startswith(("GUILD_", "CHANNEL_", "THREAD_")) and not intents & GUILDS:
             return None
+        if (
+            event == "THREAD_CREATE"
+            and data.get("type") == PRIVATE_THREAD
+            and self.bot_id not in self.thread_members.get(int(data["id"]), set())
+        ):
+            return None  # a private thread is announced to its members
         return data
 
     async def _dispatch(self, event: str, data: dict) -> Dispatch:
@@ -1612,6 +1669,7 @@ class FakeDiscord:
             ("POST", r"/users/@me/channels", self._create_dm, True),
             ("GET", chan, self._get_channel, True),
             ("PATCH", chan, self._modify_channel, True),
+            ("DELETE", chan, self._delete_channel, True),
             ("GET", chan + r"/messages", self._get_messages, True),
             ("POST", chan + r"/messages", self._create_message, True),
             ("GET", msg, self._get_message, True),
@@ -1890,6 +1948,22 @@ class FakeDiscord:
             await self._dispatch("CHANNEL_UPDATE", copy.deepcopy(channel))
         return 200, copy.deepcopy(channel)
 
+    async def _delete_channel(self, call: Call, channel_id: str) -> tuple[int, Any]:
+        """Delete a thread or a guild channel (with its messages); a DM is only closed."""
+        channel = self._channel(int(channel_id))
+        if channel["type"] == DM:
+            return 200, copy.deepcopy(channel)
+        del self.channels[int(channel_id)]
+        self.thread_members.pop(int(channel_id), None)
+        for message_id in self._history.pop(int(channel_id), []):
+            self._messages.pop(message_id, None)
+        if channel["type"] in THREAD_TYPES:
+            event = {key: channel[key] for key in ("id", "guild_id", "parent_id", "type")}
+            await self._dispatch("THREAD_DELETE", event)
+        else:
+            await self._dispatch("CHANNEL_DELETE", copy.deepcopy(channel))
+        return 200, copy.deepcopy(channel)
+
     def _writable(self, channel_id: int) -> dict:
         channel = self._channel(channel_id)
         if channel["type"] == DM:
@@ -2045,10 +2119,15 @@ class FakeDiscord:
         return channel
 
     async def _list_thread_members(self, call: Call, channel_id: str) -> tuple[int, Any]:
+        """Others than the bot are listed only to a session with GUILD_MEMBERS."""
         self._thread_channel(channel_id)
+        members = sorted(self.thread_members.get(int(channel_id), set()))
+        session = self._session
+        if session is None or not session.intents & GUILD_MEMBERS:
+            members = [u for u in members if u == self.bot_id]
         return 200, [
             {"id": channel_id, "user_id": str(u), "join_timestamp": _now_iso(), "flags": 0}
-            for u in sorted(self.thread_members.get(int(channel_id), set()))
+            for u in members
         ]
 
     async def _add_thread_member(
@@ -2057,8 +2136,15 @@ class FakeDiscord:
         thread = self._thread_channel(channel_id)
         uid = self.bot_id if user_id == "@me" else int(user_id)
         members = self.thread_members.setdefault(int(channel_id), set())
+        added = uid not in members
         members.add(uid)
         thread["member_count"] = len(members)
+        if added and uid != self.bot_id and thread["type"] == PRIVATE_THREAD:
+            # "passerelle added Marc to the thread.": a system message by the one who added
+            notice = self._base_message(int(channel_id), dict(self.bot_user), "")
+            notice.update(type=RECIPIENT_ADD, mentions=[self._user(uid)])
+            self._store(notice)
+            await self._dispatch("MESSAGE_CREATE", copy.deepcopy(notice))
         return 204, None
 
     async def _remove_thread_member(

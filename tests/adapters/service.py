@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from datetime import UTC, datetime
 
 import aiohttp
 
 from bots.app import Passerelle
 
 _CLIENT_IDS = itertools.count(1)
+# When the scene of a running service is set: the service sweeps on the real clock, and people
+# and matches dated months ago would (rightly) get silence check-ins and surveys mid-test.
+TODAY = datetime.now(UTC)
 
 
 async def running(app: Passerelle) -> tuple[asyncio.Event, asyncio.Task[None]]:

@@ -29,8 +29,7 @@ from tests.adapters.fake_discord import (
     DIRECT_MESSAGES,
     FakeDiscord,
 )
-from tests.adapters.service import playground, playground_says, running
-from tests.harness import START
+from tests.adapters.service import TODAY, playground, playground_says, running
 
 MENTOR = 310_000_000_000_000_077
 STRANGER = 310_000_000_000_000_042
@@ -59,8 +58,8 @@ async def fake() -> AsyncIterator[FakeDiscord]:
 async def service(sqlite_db: Engine, services: Services, fake: FakeDiscord
                   ) -> AsyncIterator[Passerelle]:
     with SqlUnitOfWork(sqlite_db) as store:
-        load_demo(store, START)
-        store.add_invite(Invite(CODE, Role.MENTOR, None), START)
+        load_demo(store, TODAY)
+        store.add_invite(Invite(CODE, Role.MENTOR, None), TODAY)
     settings = load_settings(
         web={"host": "127.0.0.1", "port": 0}, delivery={"poll_seconds": 0.05},
         playground={"enabled": "on"}, discord={"token": fake.token},
@@ -82,6 +81,7 @@ async def student_gets(app: Passerelle, seen: int, count: int = 1) -> list[dict]
         got = [m for m in await playground(app, "student", seen) if m["from"] == "bot"]
         if len(got) >= count:
             return got
+        await asyncio.sleep(0.05)  # a pane with older messages answers at once
     raise AssertionError(f"the student got {got}")
 
 
@@ -120,7 +120,7 @@ async def enrol(fake: FakeDiscord, services: Services) -> None:
 
 def propose(engine: Engine, services: Services) -> int:
     with SqlUnitOfWork(engine) as store:
-        ctx = Context(store, services, START)
+        ctx = Context(store, services, TODAY)
         match = propose_match(ctx, "Léa", "Marc", actor="test", question="C'est dur?")
         store.enqueue(ctx.out, ctx.now)
     assert match.id is not None
@@ -215,6 +215,7 @@ async def test_a_discord_mentor_enrols_accepts_and_talks_through_a_dropped_conne
         edits = [m for m in await playground(service, "student", seen_lea) if m.get("edit_of")]
         if edits:
             break
+        await asyncio.sleep(0.1)  # the pane has older messages: it answers at once
     assert edits[-1]["edit_of"] == relayed["id"] and "et j'adore" in edits[-1]["text"]
     await fake.user_deletes(MENTOR, int(answered["id"]))
     gone: list[dict] = []
@@ -222,6 +223,7 @@ async def test_a_discord_mentor_enrols_accepts_and_talks_through_a_dropped_conne
         gone = [m for m in await playground(service, "student", seen_lea) if m.get("delete_of")]
         if gone:
             break
+        await asyncio.sleep(0.1)
     assert gone[-1]["delete_of"] == relayed["id"]
 
     # slash commands: acknowledged privately, answered in the DM; and /help typed as text

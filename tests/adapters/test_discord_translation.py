@@ -22,8 +22,10 @@ from adapters.discord_adapter import (
     command_to_inbound,
     component_to_inbound,
     deletion_to_inbound,
+    in_mentor_thread,
     message_to_inbound,
     reference_for,
+    thread_name,
     translate_error,
     view_for,
     with_choice,
@@ -37,6 +39,9 @@ from core.ports import PermanentFailure, RetryLater, Unreachable
 BOT_ID = 1_300_000_000_000_000_001
 DM = 1_400_000_000_000_000_001
 LOUNGE = 320_000_000_000_000_010
+GUILD = 320_000_000_000_000_001
+MENTORS_CHANNEL = 320_000_000_000_000_020
+THREAD = 320_000_000_000_000_030
 MENTOR = 310_000_000_000_000_077
 BOT = {"id": str(BOT_ID), "username": "passerelle", "discriminator": "0", "avatar": None,
        "bot": True}
@@ -89,6 +94,34 @@ def interaction(state: ConnectionState, kind: int = 3, **changes: Any) -> discor
     }
     data.update(changes)
     return discord.Interaction(data=data, state=state)  # type: ignore[arg-type]
+
+
+def thread_data(*, kind: int = 12, parent: int = MENTORS_CHANNEL, owner: int = BOT_ID
+                ) -> dict[str, Any]:
+    """A thread of the mentors' server as Discord describes it (private: type 12)."""
+    return {
+        "id": str(THREAD), "guild_id": str(GUILD), "parent_id": str(parent),
+        "owner_id": str(owner), "name": "Demande : Léa", "type": kind,
+        "last_message_id": None, "message_count": 1, "member_count": 2, "flags": 0,
+        "rate_limit_per_user": 0,
+        "thread_metadata": {"archived": False, "auto_archive_duration": 10080,
+                            "archive_timestamp": "2026-09-01T15:00:00.000000+00:00",
+                            "locked": False, "invitable": False},
+    }
+
+
+def thread(state: ConnectionState, **changes: Any) -> discord.Thread:
+    guild = state._get_or_create_unavailable_guild(GUILD)
+    return discord.Thread(guild=guild, state=state, data=thread_data(**changes))  # type: ignore[arg-type]
+
+
+def in_thread(state: ConnectionState, where: discord.Thread | None = None, **changes: Any
+              ) -> discord.Message:
+    """A message the mentor wrote in a match's thread of the mentors' channel."""
+    data = payload(channel_id=str(THREAD), guild_id=str(GUILD), member={
+        "roles": [], "joined_at": "2026-01-01T00:00:00.000000+00:00", "deaf": False,
+        "mute": False, "flags": 0}, **changes)
+    return discord.Message(state=state, channel=where or thread(state), data=data)  # type: ignore[arg-type]
 
 
 def attachment(content_type: str | None, name: str = "file") -> dict[str, Any]:
@@ -174,6 +207,115 @@ def test_a_deletion_is_keyed_by_the_message() -> None:
     assert gone.deleted and gone.message_id == "1400000000000000100"
     assert gone.event_key == "discord:deleted:1400000000000000100"
     assert gone.source == Address("discord", str(DM)) and gone.platform_user_id == str(MENTOR)
+    in_a_thread = deletion_to_inbound(DM, 1_400_000_000_000_000_100, MENTOR, thread_id=THREAD)
+    assert in_a_thread.source == Address("discord", str(DM), thread_id=str(THREAD))
+    assert in_a_thread.event_key == gone.event_key
+
+
+# Threads of the mentors' channel --------------------------------------------------------------
+
+def test_a_message_in_a_matchs_thread_is_from_the_dm_and_for_the_thread(
+    state: ConnectionState
+) -> None:
+    """The DM stays the address (the identity's, the outbox's chat); the thread is where the
+    answer goes, and what the message replies to: the match's root, whatever it quotes."""
+    inbound = message_to_inbound(in_thread(state), BOT_ID, dm_channel_id=DM)
+    assert inbound is not None
+    assert inbound.source == Address("discord", str(DM), thread_id=str(THREAD))
+    assert inbound.source.home == Address("discord", str(DM))
+    assert inbound.reply_to == str(THREAD) and inbound.message_id == "1400000000000000100"
+    assert inbound.event_key == "discord:message:1400000000000000100"
+    assert inbound.platform_user_id == str(MENTOR) and inbound.text == "Bonjour"
+    for secret in ("dupont", "Marc Dupont", "a_0f1e2d3c4b5a6978"):
+        assert secret not in repr(inbound)
+    quoting = message_to_inbound(in_thread(state, type=19, message_reference={
+        "type": 0, "message_id": "1400000000000000050", "channel_id": str(THREAD)}),
+        BOT_ID, dm_channel_id=DM)
+    assert quoting is not None and quoting.reply_to == str(THREAD)
+    unsend = message_to_inbound(in_thread(state, content="/unsend", type=19, message_reference={
+        "type": 0, "message_id": "1400000000000000050", "channel_id": str(THREAD)}),
+        BOT_ID, dm_channel_id=DM)  # a command keeps what it quotes: /unsend names its target
+    assert unsend is not None and unsend.reply_to == "1400000000000000050"
+    help_typed = message_to_inbound(in_thread(state, content="/help"), BOT_ID, dm_channel_id=DM)
+    assert help_typed is not None and help_typed.reply_to is None
+    edited = message_to_inbound(in_thread(state, edited_timestamp=(
+        "2026-09-01T15:01:00.000000+00:00")), BOT_ID, edited=True, dm_channel_id=DM)
+    assert edited is not None and edited.edited and edited.source == inbound.source
+    assert edited.event_key.startswith("discord:message:1400000000000000100:edited:")
+
+
+@pytest.mark.parametrize("changes", [
+    {"author": BOT},  # our own message in the thread, sent back
+    {"author": {**PERSON, "id": "99", "bot": True}},
+    {"type": 1, "content": ""},  # "passerelle added Marc to the thread."
+    {"content": ""},
+])
+def test_what_is_not_the_mentor_writing_in_a_thread_is_ignored(
+    state: ConnectionState, changes: dict[str, Any]
+) -> None:
+    assert message_to_inbound(in_thread(state, **changes), BOT_ID, dm_channel_id=DM) is None
+
+
+def test_a_guild_message_needs_the_adapters_word_and_a_dm_never_gets_a_thread(
+    state: ConnectionState
+) -> None:
+    assert message_to_inbound(in_thread(state), BOT_ID) is None  # not found in a thread of ours
+    assert message_to_inbound(message(state), BOT_ID, dm_channel_id=DM) is None
+
+
+def test_only_the_bots_private_threads_of_the_mentors_channel_are_matches(
+    state: ConnectionState
+) -> None:
+    assert in_mentor_thread(thread(state), MENTORS_CHANNEL, BOT_ID)
+    assert not in_mentor_thread(thread(state), None, BOT_ID)  # DM mode
+    assert not in_mentor_thread(thread(state, kind=11), MENTORS_CHANNEL, BOT_ID)  # public
+    assert not in_mentor_thread(thread(state, parent=LOUNGE), MENTORS_CHANNEL, BOT_ID)
+    # two mentors' own private thread, which a bot that manages threads can see
+    assert not in_mentor_thread(thread(state, owner=MENTOR), MENTORS_CHANNEL, BOT_ID)
+    partial = discord.PartialMessageable(state=state, id=THREAD, guild_id=GUILD)
+    assert not in_mentor_thread(partial, MENTORS_CHANNEL, BOT_ID)  # unknown: Discord is asked
+    text_channel = discord.TextChannel(
+        state=state, guild=state._get_or_create_unavailable_guild(GUILD), data={
+            "id": str(MENTORS_CHANNEL), "type": 0, "name": "mentorat", "position": 0,
+            "guild_id": str(GUILD), "permission_overwrites": [], "parent_id": None})
+    assert not in_mentor_thread(text_channel, MENTORS_CHANNEL, BOT_ID)  # the channel itself
+
+
+def test_a_press_in_a_matchs_thread_is_answered_in_it(state: ConnectionState) -> None:
+    member = {"user": PERSON, "roles": [], "joined_at": "2026-01-01T00:00:00.000000+00:00",
+              "deaf": False, "mute": False, "flags": 0, "permissions": "0"}
+    changes = {"guild_id": str(GUILD), "channel_id": str(THREAD), "channel": thread_data(),
+               "member": member, "user": None, "context": 0,
+               "message": payload(author=BOT, channel_id=str(THREAD), guild_id=str(GUILD))}
+    pressed = interaction(state, **changes)
+    assert in_mentor_thread(pressed.channel, MENTORS_CHANNEL, BOT_ID)
+    inbound = component_to_inbound(pressed, dm_channel_id=DM)
+    assert inbound is not None and inbound.action == "accept:7"
+    assert inbound.source == Address("discord", str(DM), thread_id=str(THREAD))
+    assert inbound.platform_user_id == str(MENTOR)
+    assert component_to_inbound(pressed) is None  # the adapter did not find it one of ours
+    assert component_to_inbound(interaction(state), dm_channel_id=DM) is None  # a DM is a DM
+    elsewhere = interaction(state, **{**changes, "channel": thread_data(parent=LOUNGE)})
+    assert not in_mentor_thread(elsewhere.channel, MENTORS_CHANNEL, BOT_ID)
+
+
+def test_a_thread_is_named_after_the_first_line_of_its_opening_message() -> None:
+    assert thread_name("Demande de mentorat : Léa, 16\nPremière question") == (
+        "Demande de mentorat : Léa, 16")
+    long = thread_name("\n  " + "x" * 200)
+    assert len(long) == 90 and long.endswith("…")
+    assert thread_name("   \n") == "Passerelle"
+
+
+def test_guild_intents_only_with_a_mentors_channel() -> None:
+    direct = DiscordChannel("FAKE.token")
+    assert not direct.threads
+    assert direct.client.intents.value == discord.Intents(dm_messages=True).value
+    threads = DiscordChannel("FAKE.token", mentor_channel_id=MENTORS_CHANNEL)
+    assert threads.threads
+    assert threads.client.intents.value == discord.Intents(
+        dm_messages=True, guilds=True, guild_messages=True, message_content=True).value
+    assert not threads.client.intents.members and not threads.client.intents.presences
 
 
 # Interactions -----------------------------------------------------------------------------------
@@ -194,6 +336,10 @@ def test_other_components_and_server_presses_are_not_ours(state: ConnectionState
         "custom_id": "passerelle:", "component_type": 2})) is None
     assert component_to_inbound(interaction(state, kind=2, data={"name": "help", "type": 1,
                                                                   "id": "1"})) is None
+    in_a_server = interaction(state, guild_id=str(GUILD), channel_id=str(LOUNGE), channel={
+        "id": str(LOUNGE), "type": 0, "name": "salon", "guild_id": str(GUILD), "position": 0,
+        "permission_overwrites": []}, context=0)
+    assert component_to_inbound(in_a_server) is None  # not found in a match's thread
 
 
 def test_a_slash_command_reads_as_the_command_typed(state: ConnectionState) -> None:

@@ -18,8 +18,12 @@ from discord.http import Route
 from tests.adapters.fake_discord import (
     DIRECT_MESSAGES,
     EPHEMERAL,
+    GUILD_MEMBERS,
+    GUILD_MESSAGES,
+    GUILDS,
     MESSAGE_CONTENT,
     PRIVATE_THREAD,
+    RECIPIENT_ADD,
     FakeDiscord,
 )
 
@@ -467,14 +471,16 @@ async def test_guild_private_thread_and_message_content_intent(fake: FakeDiscord
         assert fake.calls_of("PUT", rf"/thread-members/{MENTOR}$")[0].status == 204
         assert MENTOR in fake.thread_members[thread.id]
         await thread.send("Bienvenue")
-        assert fake.messages(thread.id)[0]["content"] == "Bienvenue"
+        notice, welcome = fake.messages(thread.id)  # "passerelle added user… to the thread."
+        assert notice["type"] == RECIPIENT_ADD and notice["author"]["id"] == str(fake.bot_id)
+        assert notice["mentions"][0]["id"] == str(MENTOR) and welcome["content"] == "Bienvenue"
 
         await fake.user_posts(thread.id, MENTOR, "secret")
         await fake.user_posts(thread.id, MENTOR, "ping", mention_bot=True)
         await until(lambda: len(client.from_others()) == 2)
         hidden, mentioned = client.from_others()
         assert hidden.content == "" and mentioned.content.endswith("ping")
-        assert fake.messages(thread.id)[1]["content"] == "secret"  # Discord has it, bot doesn't
+        assert fake.messages(thread.id)[2]["content"] == "secret"  # Discord has it, bot doesn't
 
 
 async def test_privileged_intent_not_enabled_is_refused(fake: FakeDiscord) -> None:
@@ -483,3 +489,100 @@ async def test_privileged_intent_not_enabled_is_refused(fake: FakeDiscord) -> No
         async with running(Bot(), fake):
             pass
     assert fake.connections[0].close_code == 4014 and fake.identifies == []
+
+
+async def test_a_private_thread_is_seen_by_its_members_and_guild_intents_only(
+    fake: FakeDiscord,
+) -> None:
+    """What the mentors' channel mode relies on: the bot's own private threads reach it (with
+    GUILD_MESSAGES), a private thread it is not in does not, and a DM-only bot sees none."""
+    await fake.add_guild(GUILD, name="Mentors", text_channels={MENTORS_CHANNEL: "mentorat"})
+    intents = discord.Intents.none()
+    intents.guilds = intents.guild_messages = intents.dm_messages = True
+    intents.message_content = True
+    client = Bot(intents=intents)
+    async with running(client, fake):
+        assert fake.identifies[-1]["intents"] == GUILDS | GUILD_MESSAGES | DIRECT_MESSAGES | (
+            MESSAGE_CONTENT)
+        await until(lambda: client.get_channel(MENTORS_CHANNEL) is not None)
+        channel = client.get_channel(MENTORS_CHANNEL)
+        assert isinstance(channel, discord.TextChannel)
+        ours = await channel.create_thread(name="Léa", type=discord.ChannelType.private_thread,
+                                           invitable=False)
+        assert fake.channels[ours.id]["thread_metadata"]["invitable"] is False
+        await ours.add_user(discord.Object(MENTOR))
+        await ours.add_user(discord.Object(MENTOR))  # once is enough: one notice
+        await fake.user_posts(ours.id, MENTOR, "Bonjour")
+        await until(lambda: len(client.from_others()) == 1)
+        (said,) = client.from_others()
+        assert isinstance(said.channel, discord.Thread) and said.channel.parent_id == channel.id
+        assert said.content == "Bonjour"
+        notices = [m for m in client.received if m.type is discord.MessageType.recipient_add]
+        assert len(notices) == 1 and notices[0].author.id == fake.bot_id
+
+        # a private thread someone else opened: the bot is not in it and hears nothing
+        theirs = await fake.user_opens_thread(MENTORS_CHANNEL, ZOE, "Entre nous")
+        assert fake.dispatches[-1].status == "filtered"  # THREAD_CREATE
+        await fake.user_posts(int(theirs["id"]), ZOE, "entre nous")
+        assert fake.dispatches[-1].status == "filtered"
+        # ...unless they add it: it is told of the thread, owned by them
+        shared = await fake.user_opens_thread(MENTORS_CHANNEL, ZOE, "Avec le bot",
+                                              members=(fake.bot_id,))
+        await until(lambda: client.get_channel(int(shared["id"])) is not None)
+        known = client.get_channel(int(shared["id"]))
+        assert isinstance(known, discord.Thread) and known.owner_id == ZOE
+        await fake.user_posts(int(shared["id"]), ZOE, "coucou")
+        await until(lambda: len(client.from_others()) == 2)
+
+    # without GUILD_MESSAGES, the bot's own thread is silent too
+    dm_only = discord.Intents.none()
+    dm_only.dm_messages = True
+    async with running(Bot(intents=dm_only), fake):
+        assert fake.identifies[-1]["intents"] == DIRECT_MESSAGES
+        await fake.user_posts(ours.id, MENTOR, "tu m'entends?")
+        assert fake.dispatches[-1].status == "filtered"
+
+
+async def test_thread_members_are_listed_to_a_bot_with_the_members_intent_only(
+    fake: FakeDiscord,
+) -> None:
+    await fake.add_guild(GUILD, name="Mentors", text_channels={MENTORS_CHANNEL: "mentorat"})
+    fake.privileged_intents = MESSAGE_CONTENT | GUILD_MEMBERS
+    for members_intent, expected in ((False, [fake.bot_id]), (True, [MENTOR, fake.bot_id])):
+        intents = discord.Intents.default()
+        intents.members = members_intent
+        client = Bot(intents=intents)
+        async with running(client, fake):
+            await until(lambda c=client: c.get_channel(MENTORS_CHANNEL) is not None)
+            channel = client.get_channel(MENTORS_CHANNEL)
+            assert isinstance(channel, discord.TextChannel)
+            thread = await channel.create_thread(name="Léa")
+            await thread.add_user(discord.Object(MENTOR))
+            listed = await thread.fetch_members()
+            assert sorted(m.id for m in listed) == sorted(expected)
+
+
+async def test_a_thread_is_deleted_archived_and_reopened_by_a_post(
+    fake: FakeDiscord, bot: Bot
+) -> None:
+    await fake.add_guild(GUILD, name="Mentors", text_channels={MENTORS_CHANNEL: "mentorat"})
+    await until(lambda: bot.get_channel(MENTORS_CHANNEL) is not None)
+    channel = bot.get_channel(MENTORS_CHANNEL)
+    assert isinstance(channel, discord.TextChannel)
+    thread = await channel.create_thread(name="Léa", type=discord.ChannelType.private_thread)
+
+    await thread.edit(archived=True)
+    with pytest.raises(discord.HTTPException) as archived:
+        await thread.send("encore là?")
+    assert archived.value.code == 50083
+    await fake.user_posts(thread.id, MENTOR, "je reviens")  # a post reopens it, and joins it
+    assert fake.channels[thread.id]["thread_metadata"]["archived"] is False
+    assert MENTOR in fake.thread_members[thread.id]
+    await thread.send("bienvenue à nouveau")
+
+    await thread.delete()
+    assert (await fake.wait_dispatch("THREAD_DELETE"))[0].data["id"] == str(thread.id)
+    with pytest.raises(discord.NotFound) as gone:
+        await bot.get_partial_messageable(thread.id).send("allô?")
+    assert gone.value.code == 10003
+    assert fake.messages(thread.id) == []

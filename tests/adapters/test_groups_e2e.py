@@ -35,8 +35,7 @@ from core.model import (  # noqa: E402
 from storage.store import SqlUnitOfWork  # noqa: E402
 from tests.adapters.fake_slack import FakeSlack  # noqa: E402
 from tests.adapters.fake_telegram import FakeTelegram  # noqa: E402
-from tests.adapters.service import playground, playground_says, running  # noqa: E402
-from tests.harness import START  # noqa: E402
+from tests.adapters.service import TODAY, playground, playground_says, running  # noqa: E402
 
 TOKEN = "123:ABC"
 ZOE = 5001  # her Telegram user id, and her private chat's id
@@ -63,16 +62,16 @@ def enrolled(engine: Engine, slack: FakeSlack) -> None:
     """The demo (Léa, a student of the demo school, on the playground; its coordinator), plus
     Zozo on Telegram, a student of the same school, and Soudo, a vetted mentor on Slack."""
     with SqlUnitOfWork(engine) as store:
-        load_demo(store, START)
+        load_demo(store, TODAY)
         school = store.find_school(DEMO_SCHOOL)
         assert school is not None
         zozo = store.add_participant(Participant(
             Role.STUDENT, "Zozo", "fr", school.id, Step.DONE, age=16, fields=["trades"],
-            created_at=START))
+            created_at=TODAY))
         soudo = store.add_participant(Participant(
             Role.MENTOR, "Soudo", "fr", None, Step.DONE, mentor_kind=MentorKind.PROFESSIONAL,
             profession="soudeur", fields=["trades"], years=12, capacity=3, vetted=True,
-            created_at=START))
+            created_at=TODAY))
         assert zozo.id is not None and soudo.id is not None
         store.add_identity(Identity("telegram", str(ZOE), zozo.id,
                                     Address("telegram", str(ZOE))))
@@ -114,6 +113,7 @@ async def bot_says(app: Passerelle, user: str, seen: int, count: int = 1) -> lis
         got = [m for m in await playground(app, user, seen) if m["from"] == "bot"]
         if len(got) >= count:
             return got
+        await asyncio.sleep(0.05)  # a pane with older messages answers at once
     raise AssertionError(f"{user} got {got}")
 
 
@@ -163,12 +163,24 @@ async def everyone_joins(app: Passerelle, telegram: FakeTelegram, slack: FakeSla
     assert root["text"] == t("fr", "group.joined", name=GROUP, count=2,
                              how=t("fr", "group.how.thread"), welcome="")
 
+    await recorded(app, Address("slack", slack.dm_channel(MARC)), str(root["ts"]))
     seen = len(await playground(app, "student"))
     await playground_says(app, "student", f"/join {group}")
     (lea,) = await bot_says(app, "student", seen)
     assert lea["text"] == t("fr", "group.joined", name=GROUP, count=3,
                             how=t("fr", "group.how.chat"), welcome="")
     return str(root["ts"])
+
+
+async def recorded(app: Passerelle, chat: Address, platform_id: str) -> None:
+    """Wait until the worker has recorded that the message `platform_id` went out (the fake
+    saw it a moment before): only then is a reply to it known to be in the group's thread."""
+    for _ in range(200):
+        with SqlUnitOfWork(app.engine) as store:
+            if store.delivered_ref(chat, platform_id) is not None:
+                return
+        await asyncio.sleep(0.025)
+    raise AssertionError(f"{platform_id} never recorded as delivered")
 
 
 def secrets_of(slack: FakeSlack) -> tuple[str, ...]:

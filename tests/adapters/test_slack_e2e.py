@@ -20,8 +20,7 @@ from core.matches import propose_match
 from core.model import Invite, Role
 from storage.store import SqlUnitOfWork
 from tests.adapters.fake_slack import FakeSlack
-from tests.adapters.service import playground, playground_says, running
-from tests.harness import START
+from tests.adapters.service import TODAY, playground, playground_says, running
 
 MENTOR = "U0MARC"
 _CLIENT_IDS = itertools.count(1)
@@ -45,8 +44,8 @@ async def fake() -> AsyncIterator[FakeSlack]:
 async def serve(engine: Engine, services: Services, settings: Any
                 ) -> AsyncIterator[Passerelle]:
     with SqlUnitOfWork(engine) as store:
-        load_demo(store, START)
-        store.add_invite(Invite(CODE, Role.MENTOR, None), START)
+        load_demo(store, TODAY)
+        store.add_invite(Invite(CODE, Role.MENTOR, None), TODAY)
     app = Passerelle(settings, engine, services)
     stop, task = await running(app)
     try:
@@ -71,6 +70,7 @@ async def bot_says(app: Passerelle, user: str, seen: int, count: int = 1) -> lis
         got = [m for m in await playground(app, user, seen) if m["from"] == "bot"]
         if len(got) >= count:
             return got
+        await asyncio.sleep(0.05)  # a pane with older messages answers at once
     raise AssertionError(f"{user} got {got}")
 
 
@@ -102,7 +102,7 @@ async def enrol(fake: FakeSlack, services: Services) -> None:
 
 def propose(engine: Engine, services: Services, student: str, mentor: str) -> int:
     with SqlUnitOfWork(engine) as store:
-        ctx = Context(store, services, START)
+        ctx = Context(store, services, TODAY)
         match = propose_match(ctx, student, mentor, actor="test", question="C'est dur?")
         store.enqueue(ctx.out, ctx.now)
     assert match.id is not None
@@ -180,12 +180,14 @@ async def test_a_slack_mentor_enrols_accepts_and_talks_in_a_thread(
         edits = [m for m in await playground(service, "student", seen_lea) if m.get("edit_of")]
         if edits:
             break
+        await asyncio.sleep(0.05)  # a pane with older messages answers at once
     assert edits[-1]["edit_of"] == relayed["id"] and "et j'adore" in edits[-1]["text"]
     await fake.push_event(fake.dm_delete(MENTOR, answer["ts"]))
     for _ in range(20):
         gone = [m for m in await playground(service, "student", seen_lea) if m.get("delete_of")]
         if gone:
             break
+        await asyncio.sleep(0.05)  # a pane with older messages answers at once
     assert gone[-1]["delete_of"] == relayed["id"]
 
     # outside any thread: he is told to use the threads, and his message is kept, not lost

@@ -23,8 +23,7 @@ from core.commands import MENU  # noqa: E402
 from core.context import Services  # noqa: E402
 from storage.store import SqlUnitOfWork  # noqa: E402
 from tests.adapters.fake_telegram import FakeTelegram  # noqa: E402
-from tests.adapters.service import playground, playground_says, running  # noqa: E402
-from tests.harness import START  # noqa: E402
+from tests.adapters.service import TODAY, playground, playground_says, running  # noqa: E402
 
 TOKEN = "123:ABC"
 ZOE = 5001
@@ -49,7 +48,7 @@ def settings_for(fake: FakeTelegram, **telegram: object):  # type: ignore[no-unt
 async def service(sqlite_db: Engine, services: Services, fake: FakeTelegram
                   ) -> AsyncIterator[Passerelle]:
     with SqlUnitOfWork(sqlite_db) as store:
-        load_demo(store, START)
+        load_demo(store, TODAY)
     app = Passerelle(settings_for(fake), sqlite_db, services)
     stop, task = await running(app)
     yield app
@@ -153,6 +152,7 @@ async def test_a_student_enrols_by_deep_link_and_talks_to_a_playground_mentor(
         edits = [m for m in await playground(service, "mentor", seen) if m.get("edit_of")]
         if edits:
             break
+        await asyncio.sleep(0.05)  # a pane with older messages answers at once
     assert edits[-1]["edit_of"] == got[-1]["id"]
     assert "la nuit?" in edits[-1]["text"]
 
@@ -199,7 +199,7 @@ async def test_a_student_who_blocked_the_bot_is_marked_and_the_mentor_told_once(
 
     mark = len(fake.sent(ZOE))
     with SqlUnitOfWork(sqlite_db) as store:
-        ctx = Context(store, service.services, START)
+        ctx = Context(store, service.services, TODAY)
         match = create_match(ctx, "Zozo", "Samir", actor="test")
         store.enqueue(ctx.out, ctx.now)
     service.poke_all()
@@ -228,7 +228,7 @@ async def test_webhook_mode_checks_the_secret(
     sqlite_db: Engine, services: Services, fake: FakeTelegram
 ) -> None:
     with SqlUnitOfWork(sqlite_db) as store:
-        load_demo(store, START)
+        load_demo(store, TODAY)
     settings = settings_for(fake, webhook_url="http://127.0.0.1:1/placeholder",
                             webhook_secret="s3cret-value")
     app = Passerelle(settings, sqlite_db, services)
