@@ -20,7 +20,7 @@ from adapters.slack_adapter import SlackChannel
 from adapters.slack_adapter import events_routes as slack_events_routes
 from adapters.telegram_adapter import TelegramChannel
 from adapters.telegram_adapter import webhook_routes as telegram_webhook_routes
-from bots.catalogs import load_catalog, load_fields, load_kit
+from bots.catalogs import load_catalog, load_fields, load_keywords, load_kit
 from bots.delivery import DeliveryWorker, utc_now
 from bots.intake import Intake
 from bots.scheduler import Sweeper
@@ -29,13 +29,21 @@ from bots.settings import (
     GroupSettings,
     MatchingSettings,
     NudgeSettings,
+    SafetySettings,
     Settings,
     SettingsError,
 )
 from core.bus import Bus
 from core.commands import MENU
 from core.context import Services
-from core.model import DEFAULT_LANGUAGE, LANGUAGES, GroupRules, Inbound, NudgeRules
+from core.model import (
+    DEFAULT_LANGUAGE,
+    LANGUAGES,
+    GroupRules,
+    Inbound,
+    NudgeRules,
+    SafetyRules,
+)
 from core.ports import Channel
 from core.scoring import Rules, Weights
 from storage.engine import is_sqlite, make_engine, ping
@@ -51,6 +59,7 @@ def build_services(settings: Settings | None = None) -> Services:
     matching = settings.matching if settings is not None else MatchingSettings()
     grouping = settings.groups if settings is not None else GroupSettings()
     nudging = settings.nudges if settings is not None else NudgeSettings()
+    safety = settings.safety if settings is not None else SafetySettings()
     return Services(
         catalog=load_catalog(), fields=load_fields(), detect=detect_language,
         relay_captions=captions, threaded=THREADED_PLATFORMS,
@@ -64,7 +73,12 @@ def build_services(settings: Settings | None = None) -> Services:
             program_age_bands={name: tuple(map(tuple, bands))  # type: ignore[misc]
                                for name, bands in grouping.program_age_bands.items()}),
         nudge_rules=NudgeRules(**nudging.model_dump()),
+        safety_rules=SafetyRules(
+            minor_age=safety.minor_age, hold_for_minors=safety.hold_for_minors,
+            program_hold=dict(safety.program_hold), report_messages=safety.report_messages,
+            keywords=load_keywords()),
         kit=load_kit(),
+        retention_days=settings.privacy.retention_days if settings is not None else 365,
     )
 
 

@@ -12,6 +12,7 @@ from core.fields import CareerField, FieldList
 from core.i18n import Catalog
 from core.kit import Kit, KitCard
 from core.model import LANGUAGES
+from core.moderation import fold_words
 
 DOMAIN = "passerelle"
 
@@ -46,3 +47,11 @@ def load_kit(config_dir: Path = CONFIG_DIR) -> Kit:
                 KitCard(c["key"], c["title_fr"], c["title_en"], c["body_fr"], c["body_en"])
                 for c in data.get(kind, []))
     return Kit(tuple(cards), tuple(questions))
+
+
+def load_keywords(config_dir: Path = CONFIG_DIR) -> dict[str, tuple[str, ...]]:
+    """The keyword lists that flag a message (config/safety/keywords.toml), folded the way
+    core.moderation folds what people write."""
+    with (config_dir / "safety" / "keywords.toml").open("rb") as handle:
+        data = tomllib.load(handle)
+    return {flag: tuple(fold_words(w) for w in words) for flag, words in data.items()}

@@ -110,6 +110,21 @@ class NudgeSettings(BaseModel):
         return name
 
 
+class SafetySettings(BaseModel):
+    minor_age: int = Field(18, ge=14, le=30)
+    # Contact details in a conversation with a minor wait for a coordinator; between adults
+    # they are hidden and the message delivered.
+    hold_for_minors: bool = True
+    program_hold: dict[str, bool] = {}
+    report_messages: int = Field(10, ge=1, le=50)
+
+
+class PrivacySettings(BaseModel):
+    # Message bodies (relayed messages, group posts, the outbox's copies) older than this many
+    # days are blanked by the daily purge; what the statistics count stays.
+    retention_days: int = Field(365, ge=1, le=3650)
+
+
 class TelegramSettings(BaseModel):
     token: SecretStr | None = None
     base_url: str | None = None  # a self-hosted Bot API server (tests: the fake one)
@@ -154,6 +169,8 @@ class Settings(BaseSettings):
     matching: MatchingSettings = MatchingSettings()
     groups: GroupSettings = GroupSettings()
     nudges: NudgeSettings = NudgeSettings()
+    safety: SafetySettings = SafetySettings()
+    privacy: PrivacySettings = PrivacySettings()
     telegram: TelegramSettings = TelegramSettings()
     slack: SlackSettings = SlackSettings()
     discord: DiscordSettings = DiscordSettings()

@@ -18,13 +18,15 @@ from core import (
     groups,
     matches,
     mentoring,
+    moderation,
     nudges,
     onboarding,
+    privacy,
     relay,
 )
 from core.commands import Command, parse_command
 from core.context import Context, Services
-from core.model import LANGUAGES, Identity, Inbound, Participant, Role, Step
+from core.model import LANGUAGES, Identity, Inbound, Match, Participant, Role, Step
 from core.ports import UnitOfWorkFactory
 
 log = logging.getLogger("passerelle.bus")
@@ -78,7 +80,9 @@ EVENT_KEYS_KEPT = timedelta(days=7)
 
 def sweep(bus: Bus, now: datetime) -> int:
     """What time alone brings about: requests nobody answered in time are closed kindly, and
-    the nudges, check-ins and surveys that are due go out (core.nudges).
+    the nudges, check-ins and surveys that are due go out (core.nudges); the copies about
+    people erased by /forgetme are blanked once delivered, and once a day the message bodies
+    older than the retention period are (core.privacy).
 
     Idempotent and safe on several instances: each expiry changes the request's status in the
     same transaction as the messages it writes, so a second sweep finds nothing to do.
@@ -89,6 +93,8 @@ def sweep(bus: Bus, now: datetime) -> int:
         expired = matches.expire_requests(ctx, timedelta(hours=hours))
         nudged = nudges.sweep_nudges(ctx)
         store.enqueue(ctx.out, now)
+        settled = privacy.settle(ctx)  # copies about erased people, once delivered
+        purged = privacy.purge_due(ctx)  # the first sweep of each day
         # Platforms retry for minutes (Slack), resume within a session (Discord) and keep
         # updates a day (Telegram): a week of dedup keys covers them all, and no more grows.
         forgotten = store.forget_events(now - EVENT_KEYS_KEPT)
@@ -98,6 +104,10 @@ def sweep(bus: Bus, now: datetime) -> int:
         log.info("event=nudges_sent count=%d", nudged)
     if forgotten:
         log.info("event=event_keys_forgotten count=%d", forgotten)
+    if settled:
+        log.info("event=erased_copies_blanked count=%d", settled)
+    if purged:
+        log.info("event=retention_purge count=%d days=%d", purged, bus.services.retention_days)
     return expired + nudged
 
 
@@ -112,7 +122,9 @@ def route(ctx: Context, inbound: Inbound) -> None:
     command = parse_command(inbound.text) if not inbound.action else None
     identity = ctx.store.identity(inbound.source.platform, inbound.platform_user_id)
     if identity is None:
-        if not (inbound.edited or inbound.deleted):  # nothing new from someone unknown
+        # Nothing new from someone unknown; a second "erase me" from someone just erased has
+        # nothing left to erase (and an answer would put their chat back in the outbox).
+        if not (inbound.edited or inbound.deleted or privacy.is_forget_button(inbound.action)):
             onboarding.welcome_stranger(ctx, inbound, command)
         return
     _refresh_address(ctx, identity, inbound)
@@ -132,6 +144,8 @@ def route(ctx: Context, inbound: Inbound) -> None:
             relay.edit_relayed(ctx, participant, inbound)
     elif command is not None:
         run_command(ctx, participant, command, inbound)
+    elif privacy.is_forget_button(inbound.action):  # at any step: onboarding included
+        privacy.answer(ctx, participant, inbound.action or "")
     elif participant.step is not Step.DONE:
         onboarding.answer(ctx, participant, inbound)
     elif inbound.action:
@@ -171,6 +185,10 @@ def run_command(ctx: Context, p: Participant, command: Command, inbound: Inbound
                 onboarding.prompt(ctx, p)
         case "language" | "langue":
             ctx.tell(p, "language.choose", buttons=onboarding.language_buttons())
+        case "mydata" | "mesdonnees":  # privacy rights hold at every step
+            privacy.show_data(ctx, p)
+        case "forgetme" | "oublier":
+            privacy.ask_forget(ctx, p)
         case "profile" | "profil" if onboarding_done:
             show_profile(ctx, p)
         case "end" | "fin" if onboarding_done:
@@ -210,6 +228,12 @@ def run_command(ctx: Context, p: Participant, command: Command, inbound: Inbound
             nudges.snooze(ctx, p, command.args)
         case "nudges" | "rappels" if onboarding_done:
             nudges.set_nudges(ctx, p, command.args)
+        case "report" | "signaler" if onboarding_done:
+            moderation.report(ctx, p, _conversation(ctx, p, inbound), command.args)
+        case "block" | "bloquer" if onboarding_done:
+            moderation.block(ctx, p, _conversation(ctx, p, inbound))
+        case "vet" | "verifier" if onboarding_done:
+            moderation.vet(ctx, p, command.args)
         case "group" | "groupe" if onboarding_done:
             group_admin.command(ctx, p, command.args)
         case _ if not onboarding_done:
@@ -254,6 +278,8 @@ def press_button(ctx: Context, p: Participant, inbound: Inbound) -> None:
         groups.leave(ctx, p, int(value))
     elif verb == "gmembers" and _is_id(value):
         groups.show_members(ctx, p, int(value))
+    elif verb == "held":
+        moderation.review(ctx, p, value)
     elif verb == "survey":
         nudges.answer(ctx, p, value)
     elif verb == "thanks":
@@ -265,6 +291,19 @@ def press_button(ctx: Context, p: Participant, inbound: Inbound) -> None:
     else:
         log.info("event=stale_button")
         ctx.tell(p, "button.stale")
+
+
+def _conversation(ctx: Context, p: Participant, inbound: Inbound) -> Match | None:
+    """The match a command is about: the one replied to, else the current or only one."""
+    if inbound.reply_to:
+        ref = ctx.store.delivered_ref(inbound.source, inbound.reply_to)
+        if ref is not None and ref.match_id is not None:
+            match = ctx.store.match(ref.match_id)
+            if match is not None and p.id in (match.student_id, match.mentor_id):
+                return match
+    active = ctx.store.active_matches(p.id or 0)
+    current = [m for m in active if m.id == p.current_match_id]
+    return (current or active)[0] if len(current) == 1 or len(active) == 1 else None
 
 
 def _is_id(value: str) -> bool:

@@ -16,6 +16,7 @@ from core.model import (
     NudgeRules,
     Outbound,
     Participant,
+    SafetyRules,
 )
 from core.ports import LanguageDetector, Store
 from core.scoring import Rules, Weights
@@ -36,7 +37,9 @@ class Services:
     rules: Rules = Rules()
     group_rules: GroupRules = GroupRules()
     nudge_rules: NudgeRules = NudgeRules()
+    safety_rules: SafetyRules = SafetyRules()
     kit: Kit = Kit()
+    retention_days: int = 365  # message bodies older than this are blanked (core.privacy)
 
 
 @dataclass(slots=True)

@@ -280,8 +280,9 @@ def post_reply(ctx: Context, p: Participant, ref: DeliveredRef, text: str, inbou
 
 
 def post(ctx: Context, author: Participant, group: Group, text: str, inbound: Inbound,
-         replied: GroupPost | None) -> None:
-    """One post, one copy per reachable member but its author, in this transaction."""
+         replied: GroupPost | None, *, screened: bool = False) -> None:
+    """One post, one copy per reachable member but its author, in this transaction; screened
+    like a 1:1 message first (unless a coordinator already decided on it)."""
     assert author.id is not None and group.id is not None
     membership = ctx.store.membership(group.id, author.id)
     if membership is None or membership.removed:
@@ -290,6 +291,11 @@ def post(ctx: Context, author: Participant, group: Group, text: str, inbound: In
     if membership.muted:
         ctx.tell(author, "group.muted", name=group.name)
         return
+    if not screened:
+        checked = _screen(ctx, author, group, text, inbound, replied)
+        if checked is None:
+            return
+        text = checked
     saved = ctx.store.add_post(
         GroupPost(group.id, author.id, text, replied.id if replied else None),
         inbound.source.home, inbound.message_id, ctx.now,
@@ -307,6 +313,27 @@ def post(ctx: Context, author: Participant, group: Group, text: str, inbound: In
             Outbound(member.address, bodies[lang], reply_to=copies.get(member.participant_id)),
             recipient_id=member.participant_id, group_id=group.id, post_id=saved.id,
         ))
+
+
+def _screen(ctx: Context, author: Participant, group: Group, text: str, inbound: Inbound,
+            replied: GroupPost | None) -> str | None:
+    """A group has minors unless it is for adults only (its age band says so)."""
+    from core import moderation  # moderation posts released messages through this module
+
+    minors = group.min_age is None or group.min_age < ctx.services.safety_rules.minor_age
+    school = group.school_id if group.school_id is not None else author.school_id
+    program = group.program or moderation.program_of(ctx, author)
+    verdict = moderation.screen(ctx, author, text, minors, program)
+    about = f"{author.pseudonym} → 👥 {group.name}"
+    if verdict.held:
+        moderation.hold(ctx, author, text, inbound, school_of=school, group_id=group.id,
+                        reply_to_post=replied.id if replied else None, reasons=verdict.flags,
+                        about=about)
+        return None
+    if verdict.redacted:
+        ctx.tell(author, "safety.redacted_note", about_group=group.id)
+    moderation.flag(ctx, author, text, verdict.flags, school, about)
+    return verdict.text
 
 
 def edit_post(ctx: Context, author: Participant, inbound: Inbound, text: str) -> bool:

@@ -11,6 +11,7 @@ from datetime import timedelta
 from core.context import Context
 from core.errors import DomainError
 from core.model import Match, MatchStatus, MentorKind, Participant, Role, Step
+from core.moderation import is_minor
 from core.relay import display_name
 
 
@@ -39,9 +40,9 @@ def request_mentor(
     limit = ctx.services.rules.max_open_requests
     if len(waiting) >= limit:
         raise DomainError("request.too_many", max=limit)
-    _check_pair(ctx, student, mentor)
-    if not mentor.vetted:
+    if not mentor.vetted:  # students only ever see vetted mentors: to them, nobody is there
         raise DomainError("request.unknown_mentor", name=mentor.pseudonym)
+    _check_pair(ctx, student, mentor)
     rules = ctx.services.rules
     too_young = (mentor.mentor_kind is MentorKind.PEER
                  and (student.age or 0) < rules.peer_min_age)
@@ -195,6 +196,10 @@ def _pair(ctx: Context, student_name: str, mentor_name: str) -> tuple[Participan
 
 def _check_pair(ctx: Context, student: Participant, mentor: Participant) -> None:
     assert student.id is not None and mentor.id is not None
+    if mentor.id in ctx.store.blocked_with(student.id):
+        raise DomainError("match.blocked", student=student.pseudonym, mentor=mentor.pseudonym)
+    if not mentor.vetted and is_minor(ctx, student):
+        raise DomainError("match.unvetted", student=student.pseudonym, mentor=mentor.pseudonym)
     if any(m.mentor_id == mentor.id for m in ctx.store.open_matches(student.id)):
         raise DomainError("match.exists", student=student.pseudonym, mentor=mentor.pseudonym)
     load = len(ctx.store.active_matches(mentor.id))

@@ -44,6 +44,7 @@ class Step(StrEnum):
     CAPACITY = "capacity"
     REFUSED = "refused"
     DONE = "done"
+    ERASED = "erased"  # after /forgetme: an anonymous row, kept for the statistics
 
 
 class MatchStatus(StrEnum):
@@ -310,3 +311,36 @@ class NudgeRules:
     quiet_from: int = 21  # no nudge between 21:00…
     quiet_until: int = 8  # …and 08:00, local time (they wait for the morning)
     batch: int = 5000  # at most this many of each kind per sweep (the next sweep goes on)
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """A message kept from its recipients until a coordinator decides (a minor is in the
+    conversation and it carries contact details)."""
+
+    sender_id: int
+    body: str
+    source: Address
+    message_id: str = ""
+    match_id: int | None = None
+    group_id: int | None = None
+    reply_to_post: int | None = None
+    reasons: tuple[str, ...] = ()
+    status: str = "held"
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SafetyRules:
+    """The program's safety policy (config/passerelle.toml [safety])."""
+
+    minor_age: int = 18  # under this, a student is a minor
+    hold_for_minors: bool = True  # contact details to or from a minor wait for a coordinator
+    program_hold: dict[str, bool] = field(default_factory=dict)  # per program, by name
+    report_messages: int = 10  # how many of the last messages a report carries
+    keywords: dict[str, tuple[str, ...]] = field(default_factory=dict)  # flag → words
+
+    def holds(self, program: str | None) -> bool:
+        if program is not None and program in self.program_hold:
+            return self.program_hold[program]
+        return self.hold_for_minors

@@ -16,6 +16,7 @@ from core.model import (
     Envelope,
     Group,
     GroupPost,
+    Held,
     Identity,
     Invite,
     Match,
@@ -29,6 +30,7 @@ from core.model import (
 )
 
 if TYPE_CHECKING:
+    from core.privacy import Holdings
     from core.scoring import MentorCard, StudentCard
 
 LanguageDetector = Callable[[str], "str | None"]
@@ -100,7 +102,47 @@ class NudgeStore(Protocol):
                        ) -> list[tuple[int, int, int]]: ...
 
 
-class Store(GroupStore, NudgeStore, Protocol):
+class SafetyStore(Protocol):
+    """Messages held for review, blocks, who reviews."""
+
+    def hold(self, held: Held, now: datetime) -> Held: ...
+    def held(self, held_id: int) -> Held | None: ...
+    def review(self, held_id: int, status: str, reviewer_id: int, now: datetime) -> bool:
+        """Decide on a held message if nobody did first (True: this decision counts)."""
+        ...
+
+    def coordinators_of(self, school_id: int | None) -> list[Participant]: ...
+    def block(self, blocker_id: int, blocked_id: int, now: datetime) -> None: ...
+    def blocked_with(self, participant_id: int) -> frozenset[int]: ...
+    def recent_messages(self, match_id: int, limit: int) -> list[tuple[int, str]]: ...
+
+
+class PrivacyStore(Protocol):
+    """A person's privacy rights (core.privacy): what is held on them, erasing them, and the
+    retention of message bodies."""
+
+    def holdings(self, participant_id: int) -> Holdings: ...
+    def erase_participant(self, participant_id: int, now: datetime) -> dict[str, int]:
+        """Erase all that is held on a person but an anonymous participant row (kept for the
+        statistics, marked erased); rows touched, by kind. Messages written afterwards in the
+        same transaction about them are blanked by `settle_erasures` once delivered."""
+        ...
+
+    def settle_erasures(self, now: datetime) -> int:
+        """Blank the outbox copies about erased people delivered since their erasure."""
+        ...
+
+    def claim_purge(self, day: str, now: datetime) -> bool:
+        """Record that `day`'s retention purge runs; False if it ran already."""
+        ...
+
+    def purge_bodies(self, before: datetime, day: str | None = None) -> int:
+        """Blank every message body written before `before`; how many were (kept with
+        `day`'s purge, when given)."""
+        ...
+
+
+class Store(GroupStore, NudgeStore, SafetyStore, PrivacyStore, Protocol):
     """Everything the domain reads and writes, inside one transaction."""
 
     def claim_events(self, event_keys: Sequence[str], now: datetime) -> set[str]:

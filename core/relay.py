@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from core import groups
+from core import groups, moderation
 from core.context import Context
 from core.model import (
     OP_DELETE,
@@ -28,6 +28,7 @@ from core.model import (
 )
 from core.names import display_name
 from core.nudges import ask_end_survey
+from core.safety import redact
 
 MAX_MESSAGE_CHARS = 16_000
 # Contact details shared with a platform's own button (a phone card, a map pin) never cross.
@@ -151,13 +152,21 @@ def choose_conversation(ctx: Context, p: Participant, match_id: int, inbound: In
 
 def deliver(
     ctx: Context, sender: Participant, match: Match, text: str, inbound: Inbound,
-    replied: DeliveredRef | None = None,
+    replied: DeliveredRef | None = None, *, screened: bool = False,
 ) -> None:
-    """Relay `text`; `replied` is the delivered copy the sender answered, if they did."""
+    """Relay `text`; `replied` is the delivered copy the sender answered, if they did.
+
+    Screened first (core.moderation), unless a coordinator already decided on it: held for
+    review, redacted, flagged."""
     assert sender.id is not None and match.id is not None
     ctx.conversation = match.id
     recipient = ctx.store.participant(match.other(sender.id))
     assert recipient is not None and recipient.id is not None
+    if not screened:
+        screened_text = _screen(ctx, sender, recipient, match, text, inbound)
+        if screened_text is None:
+            return
+        text = screened_text
     relayed_id = ctx.store.add_relayed(
         match.id, sender.id, text, inbound.source, inbound.message_id, ctx.now
     )
@@ -178,6 +187,23 @@ def deliver(
             sender_id=sender.id,
         )
     )
+
+
+def _screen(ctx: Context, sender: Participant, recipient: Participant, match: Match,
+            text: str, inbound: Inbound) -> str | None:
+    """The text that may go to `recipient` (None: held for a coordinator)."""
+    student = sender if sender.role is Role.STUDENT else recipient
+    verdict = moderation.screen(ctx, sender, text, moderation.is_minor(ctx, student),
+                                moderation.program_of(ctx, student))
+    about = f"{sender.pseudonym} → {recipient.pseudonym}"
+    if verdict.held:
+        moderation.hold(ctx, sender, text, inbound, school_of=student.school_id,
+                        match_id=match.id, reasons=verdict.flags, about=about)
+        return None
+    if verdict.redacted:
+        ctx.tell(sender, "safety.redacted_note", about_match=match.id)
+    moderation.flag(ctx, sender, text, verdict.flags, student.school_id, about)
+    return verdict.text
 
 
 def _counterpart_reply(ctx: Context, ref: DeliveredRef | None, match_id: int) -> str | None:
@@ -261,6 +287,9 @@ def edit_relayed(ctx: Context, sender: Participant, inbound: Inbound) -> None:
     text = inbound.text.strip()
     if not text or len(text) > MAX_MESSAGE_CHARS:
         return
+    hidden = redact(text, sender.language)
+    if hidden.found:  # an edit is never held: its contact details are simply hidden
+        text = hidden.text
     if found is None:  # a group post; else an edited command or onboarding answer
         groups.edit_post(ctx, sender, inbound, text)
         return

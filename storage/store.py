@@ -46,6 +46,8 @@ from storage import mapping
 from storage.engine import write_connection, write_lock
 from storage.groups import GroupQueries
 from storage.nudges import NudgeQueries
+from storage.privacy import PrivacyQueries
+from storage.safety import SafetyQueries
 from storage.tables import (
     AuditRow,
     IdentityRow,
@@ -147,7 +149,7 @@ def _prefixed(row: Any) -> SimpleNamespace:
     return SimpleNamespace(**{k[2:]: v for k, v in row._mapping.items() if k.startswith("p_")})
 
 
-class SqlStore(GroupQueries, NudgeQueries):
+class SqlStore(GroupQueries, NudgeQueries, SafetyQueries, PrivacyQueries):
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         # Rows read alongside others in this transaction, dropped as soon as they are written.
@@ -348,8 +350,9 @@ class SqlStore(GroupQueries, NudgeQueries):
         ]
 
     def mentors_met(self, student_id: int) -> frozenset[int]:
+        """Mentors this student had (or asked), and anyone either of them blocked."""
         rows = self.conn.execute(select(M.c.mentor_id).where(M.c.student_id == student_id))
-        return frozenset(r.mentor_id for r in rows)
+        return frozenset(r.mentor_id for r in rows) | self.blocked_with(student_id)
 
     def waiting_students(self, school_id: int | None = None) -> list[StudentCard]:
         busy = select(M.c.student_id).where(

@@ -202,6 +202,60 @@ class NudgeRow(SQLModel, table=True):
     at: datetime
 
 
+class HeldMessageRow(SQLModel, table=True):
+    """A message kept from its recipient until a coordinator approves, redacts or rejects it."""
+
+    __tablename__ = "held_messages"
+    id: int | None = Field(default=None, primary_key=True)
+    sender_id: int = Field(foreign_key="participants.id", index=True)
+    match_id: int | None = Field(default=None, foreign_key="matches.id")
+    group_id: int | None = Field(default=None, foreign_key="groups.id")
+    reply_to_post: int | None = None
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    reasons: str = Field(default="", max_length=120)
+    source_platform: str = Field(max_length=16)
+    source_chat_id: str = Field(max_length=64)
+    source_message_id: str = Field(default="", max_length=64)
+    status: str = Field(default="held", max_length=16)  # held, approved, redacted, rejected
+    reviewed_by: int | None = Field(default=None, foreign_key="participants.id")
+    reviewed_at: datetime | None = None
+    created_at: datetime
+
+
+class BlockRow(SQLModel, table=True):
+    """Two people who must never be matched again (one of them used /block)."""
+
+    __tablename__ = "blocks"
+    __table_args__ = (UniqueConstraint("blocker_id", "blocked_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    blocker_id: int = Field(foreign_key="participants.id", index=True)
+    blocked_id: int = Field(foreign_key="participants.id", index=True)
+    at: datetime
+
+
+class ErasureRow(SQLModel, table=True):
+    """Someone erased by /forgetme: the id of their anonymous row, and where the outbox stood
+    then. Until the last messages about them are delivered (their own farewell, the other
+    side's notice), the sweep blanks those rows' text and address once they went out."""
+
+    __tablename__ = "erasures"
+    id: int | None = Field(default=None, primary_key=True)
+    participant_id: int = Field(foreign_key="participants.id")
+    outbox_after: int = 0
+    at: datetime
+    settled_at: datetime | None = Field(default=None, index=True)
+
+
+class RetentionPurgeRow(SQLModel, table=True):
+    """The days the retention purge ran: claimed by the first sweep of the day, so the
+    other sweeps (and instances) of that day read one row and do nothing."""
+
+    __tablename__ = "retention_purges"
+    day: str = Field(primary_key=True, max_length=10)  # YYYY-MM-DD, UTC
+    at: datetime
+    bodies: int = 0
+
+
 class ProcessedEventRow(SQLModel, table=True):
     __tablename__ = "processed_events"
     __table_args__ = (Index("ix_processed_events_at", "processed_at"),)

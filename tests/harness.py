@@ -136,8 +136,17 @@ class Harness:
         for text in (f"/start M-{user}", "fr", pseudonym, "1", profession, "1", "8", "3"):
             self.say(user, text, platform=platform)
 
+    def vet(self, mentor: str) -> None:
+        """A coordinator vouched for this mentor (a minor may be matched only with them)."""
+        with self.store() as store:
+            found = store.find_participant(mentor)
+            if found is not None and not found.vetted:
+                found.vetted = True
+                store.save_participant(found)
+
     def match(self, student: str, mentor: str) -> int:
-        """Match two people directly (the mentor agreed beforehand)."""
+        """Match two people directly (the mentor, vetted, agreed beforehand)."""
+        self.vet(mentor)
         with self.store() as store:
             ctx = Context(store, self.services, self.clock())
             match = create_match(ctx, student, mentor, actor="test")
@@ -146,7 +155,8 @@ class Harness:
         return match.id
 
     def propose(self, student: str, mentor: str, question: str | None = None) -> int:
-        """Send the mentor a request to take the student on (they accept or decline)."""
+        """Send the vetted mentor a request to take the student on (they accept or decline)."""
+        self.vet(mentor)
         with self.store() as store:
             ctx = Context(store, self.services, self.clock())
             match = propose_match(ctx, student, mentor, actor="test", question=question)

@@ -29,7 +29,7 @@ from tests.adapters.fake_discord import (
     DIRECT_MESSAGES,
     FakeDiscord,
 )
-from tests.adapters.service import TODAY, playground, playground_says, running
+from tests.adapters.service import TODAY, playground, playground_says, running, vet
 
 MENTOR = 310_000_000_000_000_077
 STRANGER = 310_000_000_000_000_042
@@ -121,6 +121,7 @@ async def enrol(fake: FakeDiscord, services: Services) -> None:
 def propose(engine: Engine, services: Services) -> int:
     with SqlUnitOfWork(engine) as store:
         ctx = Context(store, services, TODAY)
+        vet(store, "Marc")
         match = propose_match(ctx, "Léa", "Marc", actor="test", question="C'est dur?")
         store.enqueue(ctx.out, ctx.now)
     assert match.id is not None

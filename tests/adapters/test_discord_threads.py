@@ -34,7 +34,7 @@ from tests.adapters.fake_discord import (
     PRIVATE_THREAD,
     FakeDiscord,
 )
-from tests.adapters.service import TODAY, playground, playground_says, running
+from tests.adapters.service import TODAY, playground, playground_says, running, vet
 from tests.adapters.test_discord_e2e import (
     AVATAR,
     CODE,
@@ -97,6 +97,7 @@ async def service(sqlite_db: Engine, services: Services, fake: FakeDiscord
 def propose(engine: Engine, services: Services, student: str, question: str) -> int:
     with SqlUnitOfWork(engine) as store:
         ctx = Context(store, services, TODAY)
+        vet(store, "Marc")
         match = propose_match(ctx, student, "Marc", actor="test", question=question)
         store.enqueue(ctx.out, ctx.now)
     assert match.id is not None

@@ -20,7 +20,7 @@ from core.matches import propose_match
 from core.model import Invite, Role
 from storage.store import SqlUnitOfWork
 from tests.adapters.fake_slack import FakeSlack
-from tests.adapters.service import TODAY, playground, playground_says, running
+from tests.adapters.service import TODAY, playground, playground_says, running, vet
 
 MENTOR = "U0MARC"
 _CLIENT_IDS = itertools.count(1)
@@ -103,6 +103,7 @@ async def enrol(fake: FakeSlack, services: Services) -> None:
 def propose(engine: Engine, services: Services, student: str, mentor: str) -> int:
     with SqlUnitOfWork(engine) as store:
         ctx = Context(store, services, TODAY)
+        vet(store, mentor)
         match = propose_match(ctx, student, mentor, actor="test", question="C'est dur?")
         store.enqueue(ctx.out, ctx.now)
     assert match.id is not None
@@ -147,11 +148,11 @@ async def test_a_slack_mentor_enrols_accepts_and_talks_in_a_thread(
 
     # Léa writes (a reply to Marc's introduction); her text cannot ping or forge a link
     seen = len(fake.posted())
-    await playground_says(service, "student", "Bonjour <!channel> & <http://x.io|ici>",
+    await playground_says(service, "student", "Bonjour <!channel> & <#C0GENERAL|ici>",
                           reply_to=intro["id"])
     (question,) = await posted_after(fake, seen)
     assert question["thread_ts"] == request["ts"]
-    assert question["text"] == "Léa :\nBonjour &lt;!channel&gt; &amp; &lt;http://x.io|ici&gt;"
+    assert question["text"] == "Léa :\nBonjour &lt;!channel&gt; &amp; &lt;#C0GENERAL|ici&gt;"
     assert question["blocks"][0]["text"]["verbatim"] is True
 
     # Marc answers in the thread: Léa gets it under his pseudonym, nothing of his Slack self

@@ -35,6 +35,8 @@ EXPANSIONS: dict[str, tuple[str, ...]] = {
     "r": ("done", "no_time", "not_useful", "other"),  # nudges.REASONS
     "a": ("yes", "somewhat", "no"),  # nudges.INFLUENCE
     "last_month.month": tuple(str(n) for n in range(1, 13)),
+    "f": ("self_harm", "harassment", "sexual", "meeting", "contact"),  # safety flags
+    "decision": ("ok", "redact", "no"),  # moderation.review
 }
 
 

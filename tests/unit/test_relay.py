@@ -466,7 +466,7 @@ def test_a_mentor_profile(two: Harness) -> None:
         t(two, "fr", "profile.fields", fields="Santé et soins"),
         t(two, "fr", "profile.mentor", kind=t(two, "fr", "kind.professional"),
           profession="soudeur", years=8, capacity=3),
-        t(two, "fr", "profile.unvetted"),
+        t(two, "fr", "profile.vetted"),  # vetted before being matched with a minor
     ]
     assert two.texts("pro") == [t(two, "fr", "profile.show", profile="\n".join(lines))]
 

@@ -231,7 +231,7 @@ def test_the_thread_outlives_a_restart(slack_world: Harness) -> None:
 def test_deleting_a_relayed_message_removes_the_copy_silently(duo: Duo) -> None:
     w, zoe = duo.w, duo.zoe
     settle(w, "kid")
-    mentor(w, "Mon numéro : 555-0199", thread=zoe, message_id="pro-7")
+    mentor(w, "Je commence à 7 h demain", thread=zoe, message_id="pro-7")
     (copy,) = w.inbox("kid")
     mentor(w, thread=zoe, deleted=True, message_id="pro-7")
     w.deliver()

@@ -1,0 +1,92 @@
+"""What youth safety keeps: messages held for review, blocks, and who reviews (a mixin of the SQL
+store, on its connection)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, desc, insert, or_, select, update
+
+from core.model import Address, Held, Participant, Role
+from storage import mapping
+from storage.tables import BlockRow, HeldMessageRow, ParticipantRow, RelayedMessageRow
+
+H = HeldMessageRow.__table__
+B = BlockRow.__table__
+P = ParticipantRow.__table__
+R = RelayedMessageRow.__table__
+
+
+def _held(row: Any) -> Held:
+    return Held(
+        id=row.id, sender_id=row.sender_id, match_id=row.match_id, group_id=row.group_id,
+        reply_to_post=row.reply_to_post, body=row.body, reasons=tuple(
+            r for r in row.reasons.split(",") if r),
+        source=Address(row.source_platform, row.source_chat_id),
+        message_id=row.source_message_id, status=row.status,
+    )
+
+
+class SafetyQueries:
+    conn: Connection
+
+    def hold(self, held: Held, now: datetime) -> Held:
+        new_id = self.conn.execute(insert(H).values(
+            sender_id=held.sender_id, match_id=held.match_id, group_id=held.group_id,
+            reply_to_post=held.reply_to_post, body=held.body, reasons=",".join(held.reasons),
+            source_platform=held.source.platform, source_chat_id=held.source.chat_id,
+            source_message_id=held.message_id, status="held", created_at=now,
+        )).inserted_primary_key[0]
+        return Held(**{**_fields(held), "id": new_id})
+
+    def held(self, held_id: int) -> Held | None:
+        row = self.conn.execute(select(H).where(H.c.id == held_id)).first()
+        return _held(row) if row else None
+
+    def review(self, held_id: int, status: str, reviewer_id: int, now: datetime) -> bool:
+        """Decide on a held message, if nobody decided first (True: this decision counts)."""
+        result = self.conn.execute(
+            update(H).where(H.c.id == held_id, H.c.status == "held")
+            .values(status=status, reviewed_by=reviewer_id, reviewed_at=now)
+        )
+        return result.rowcount == 1
+
+    def coordinators_of(self, school_id: int | None) -> list[Participant]:
+        """Who reviews for a school: its coordinators, else program staff (no school)."""
+        for where in ((P.c.school_id == school_id,) if school_id is not None else (),
+                      (P.c.school_id.is_(None),)):
+            if not where:
+                continue
+            rows = self.conn.execute(
+                select(P).where(P.c.role == Role.COORDINATOR.value, P.c.step == "done", *where)
+                .order_by(P.c.id))
+            found = [mapping.participant_from(r) for r in rows]
+            if found:
+                return found
+        return []
+
+    def block(self, blocker_id: int, blocked_id: int, now: datetime) -> None:
+        exists = self.conn.execute(select(B.c.id).where(
+            B.c.blocker_id == blocker_id, B.c.blocked_id == blocked_id)).first()
+        if exists is None:
+            self.conn.execute(insert(B).values(blocker_id=blocker_id, blocked_id=blocked_id,
+                                               at=now))
+
+    def blocked_with(self, participant_id: int) -> frozenset[int]:
+        """Everyone this person blocked or was blocked by."""
+        rows = self.conn.execute(select(B.c.blocker_id, B.c.blocked_id).where(
+            or_(B.c.blocker_id == participant_id, B.c.blocked_id == participant_id)))
+        return frozenset(r.blocked_id if r.blocker_id == participant_id else r.blocker_id
+                         for r in rows)
+
+    def recent_messages(self, match_id: int, limit: int) -> list[tuple[int, str]]:
+        """The last messages of a match (sender, body), oldest first: what a report shows."""
+        rows = self.conn.execute(
+            select(R.c.sender_id, R.c.body).where(R.c.match_id == match_id, R.c.body != "")
+            .order_by(desc(R.c.id)).limit(limit))
+        return [(r.sender_id, r.body) for r in rows][::-1]
+
+
+def _fields(held: Held) -> dict[str, Any]:
+    return {name: getattr(held, name) for name in held.__dataclass_fields__}
