@@ -226,6 +226,8 @@ def run_command(ctx: Context, p: Participant, command: Command, inbound: Inbound
             groups.members_command(ctx, p, command.args)
         case "snooze" | "silence" if onboarding_done:
             nudges.snooze(ctx, p, command.args)
+        case "timezone" | "fuseau" if onboarding_done:
+            nudges.set_timezone(ctx, p, command.args)
         case "nudges" | "rappels" if onboarding_done:
             nudges.set_nudges(ctx, p, command.args)
         case "report" | "signaler" if onboarding_done:

@@ -338,3 +338,20 @@ def set_nudges(ctx: Context, p: Participant, args: str) -> None:
     p.nudges_off = value in ("off", "non")
     ctx.store.save_participant(p)
     ctx.tell(p, "nudges.off" if p.nudges_off else "nudges.on")
+
+
+def set_timezone(ctx: Context, p: Participant, args: str) -> None:
+    """`/timezone America/Vancouver`: quiet hours (and dates shown) in one's own zone."""
+    name = args.strip()
+    rules = ctx.services.nudge_rules
+    if not name:
+        ctx.tell(p, "timezone.show", zone=p.timezone or rules.timezone)
+        return
+    try:
+        ZoneInfo(name)
+    except (KeyError, ValueError):
+        ctx.tell(p, "timezone.unknown", zone=name[:64])
+        return
+    p.timezone = name
+    ctx.store.save_participant(p)
+    ctx.tell(p, "timezone.set", zone=name)

@@ -317,3 +317,15 @@ def test_each_mentor_gets_their_figures_on_the_first_of_the_month(world: Harness
     assert figures in got
     run(w)
     assert figures not in news(w, "pro")["pro"]
+
+
+def test_each_person_sets_their_own_time_zone(world: Harness) -> None:
+    w = world
+    pair(w)
+    w.say("pro", "/timezone")
+    assert news(w, "pro")["pro"] == [t(w, "fr", "timezone.show", zone="America/Toronto")]
+    w.say("pro", "/timezone Mars/Olympus")
+    assert news(w, "pro")["pro"] == [t(w, "fr", "timezone.unknown", zone="Mars/Olympus")]
+    w.say("pro", "/fuseau Europe/Paris")
+    assert news(w, "pro")["pro"] == [t(w, "fr", "timezone.set", zone="Europe/Paris")]
+    assert w.participant("Marc").timezone == "Europe/Paris"
