@@ -34,7 +34,8 @@ async def test_the_scheduler_expires_unanswered_requests_on_its_own(world: Harne
     sweeper.start()
     try:
         for _ in range(100):
-            if status(world, match_id) == "expired":
+            # The sweep commits in a worker thread; the wake-up follows on the loop just after.
+            if status(world, match_id) == "expired" and woken:
                 break
             await asyncio.sleep(0.02)
     finally:
