@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from core import (
     choosing,
     cohort,
+    figures,
     group_admin,
     groups,
     matches,
@@ -234,6 +235,8 @@ def run_command(ctx: Context, p: Participant, command: Command, inbound: Inbound
             moderation.report(ctx, p, _conversation(ctx, p, inbound), command.args)
         case "block" | "bloquer" if onboarding_done:
             moderation.block(ctx, p, _conversation(ctx, p, inbound))
+        case "stats" | "chiffres" if onboarding_done:
+            figures.stats(ctx, p, command.args)
         case "vet" | "verifier" if onboarding_done:
             moderation.vet(ctx, p, command.args)
         case "group" | "groupe" if onboarding_done:

@@ -344,3 +344,21 @@ class SafetyRules:
         if program is not None and program in self.program_hold:
             return self.program_hold[program]
         return self.hold_for_minors
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """What the program reports, for a school or for all of it."""
+
+    students: int
+    mentors: int
+    vetted_mentors: int
+    active_mentors: int  # with at least one active match (in scope)
+    coordinators: int
+    schools: int
+    active_matches: int
+    ended_matches: int
+    average_days: float | None  # how long an ended match lasted, on average
+    relayed: int  # messages relayed in those matches
+    influenced: int  # students who said it influenced their choice (yes or somewhat)
+    influence_answers: int

@@ -14,6 +14,7 @@ from core.model import (
     Address,
     DeliveredRef,
     Envelope,
+    Figures,
     Group,
     GroupPost,
     Held,
@@ -142,7 +143,13 @@ class PrivacyStore(Protocol):
         ...
 
 
-class Store(GroupStore, NudgeStore, SafetyStore, PrivacyStore, Protocol):
+class FigureStore(Protocol):
+    def figures(self, school_id: int | None) -> Figures:
+        """Counts for one school's students (mentors program-wide), or all (None)."""
+        ...
+
+
+class Store(GroupStore, NudgeStore, SafetyStore, PrivacyStore, FigureStore, Protocol):
     """Everything the domain reads and writes, inside one transaction."""
 
     def claim_events(self, event_keys: Sequence[str], now: datetime) -> set[str]:

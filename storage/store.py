@@ -44,6 +44,7 @@ from core.model import (
 from core.scoring import MentorCard, StudentCard
 from storage import mapping
 from storage.engine import write_connection, write_lock
+from storage.figures import FigureQueries
 from storage.groups import GroupQueries
 from storage.nudges import NudgeQueries
 from storage.privacy import PrivacyQueries
@@ -149,7 +150,7 @@ def _prefixed(row: Any) -> SimpleNamespace:
     return SimpleNamespace(**{k[2:]: v for k, v in row._mapping.items() if k.startswith("p_")})
 
 
-class SqlStore(GroupQueries, NudgeQueries, SafetyQueries, PrivacyQueries):
+class SqlStore(GroupQueries, NudgeQueries, SafetyQueries, PrivacyQueries, FigureQueries):
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         # Rows read alongside others in this transaction, dropped as soon as they are written.
