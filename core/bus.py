@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from core import (
+    admin,
     choosing,
     cohort,
     figures,
@@ -235,6 +236,10 @@ def run_command(ctx: Context, p: Participant, command: Command, inbound: Inbound
             moderation.report(ctx, p, _conversation(ctx, p, inbound), command.args)
         case "block" | "bloquer" if onboarding_done:
             moderation.block(ctx, p, _conversation(ctx, p, inbound))
+        case "pending" | "attente" if onboarding_done:
+            admin.pending(ctx, p)
+        case "unmatch" | "dejumeler" if onboarding_done:
+            admin.unmatch(ctx, p, command.args)
         case "stats" | "chiffres" if onboarding_done:
             figures.stats(ctx, p, command.args)
         case "vet" | "verifier" if onboarding_done:
@@ -283,6 +288,8 @@ def press_button(ctx: Context, p: Participant, inbound: Inbound) -> None:
         groups.leave(ctx, p, int(value))
     elif verb == "gmembers" and _is_id(value):
         groups.show_members(ctx, p, int(value))
+    elif verb == "vet":
+        admin.vet_button(ctx, p, value)
     elif verb == "held":
         moderation.review(ctx, p, value)
     elif verb == "survey":

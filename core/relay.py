@@ -246,7 +246,8 @@ def confirm_end(ctx: Context, p: Participant, match_id: int) -> None:
              name=display_name(ctx, other, p.language))
 
 
-def end_match(ctx: Context, match: Match, ended_by: Participant | None) -> None:
+def end_match(ctx: Context, match: Match, ended_by: Participant | None,
+              told: str | None = None) -> None:
     """The end, told to both (a silence that lasted too long, when nobody ended it), and the
     end survey asked of both."""
     match.status = MatchStatus.ENDED
@@ -267,8 +268,8 @@ def end_match(ctx: Context, match: Match, ended_by: Participant | None) -> None:
             ctx.store.save_participant(p)
         other = ctx.store.participant(match.other(pid))
         name = display_name(ctx, other, p.language) if other else "?"
-        key = ("end.timeout" if ended_by is None
-               else "end.done_by_you" if ended_by.id == pid else "end.done_by_other")
+        key = told or ("end.timeout" if ended_by is None
+                       else "end.done_by_you" if ended_by.id == pid else "end.done_by_other")
         ctx.tell(p, key, about_match=match.id, name=name)
         ask_end_survey(ctx, match, p)
 

@@ -29,6 +29,7 @@ EXPANSIONS: dict[str, tuple[str, ...]] = {
     "problem": ("contact", "invalid"),  # what onboarding.pseudonym_problem returns
     "match.status.value": ("active", "declined", "ended", "expired"),  # an answered request
     "m.kind": KINDS,
+    "m.mentor_kind.value": KINDS,  # admin.pending
     "m.language": LANGUAGES,
     "m.role.value": ROLES,  # a group's member list
     "what": ("mute", "unmute", "remove"),  # group_admin.moderate
