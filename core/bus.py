@@ -30,6 +30,7 @@ from core.commands import Command, parse_command
 from core.context import Context, Services
 from core.model import LANGUAGES, Identity, Inbound, Match, Participant, Role, Step
 from core.ports import UnitOfWorkFactory
+from core.profile import profile_lines
 
 log = logging.getLogger("passerelle.bus")
 
@@ -324,24 +325,4 @@ def _is_id(value: str) -> bool:
 
 
 def show_profile(ctx: Context, p: Participant) -> None:
-    lang = p.language
-    school = ctx.store.school(p.school_id) if p.school_id else None
-    lines = [
-        ctx.t(lang, "profile.pseudonym", name=p.pseudonym),
-        ctx.t(lang, f"profile.role.{p.role.value}"),
-        ctx.t(lang, "profile.language", language=ctx.t(lang, f"language.name.{lang}")),
-    ]
-    if school:
-        lines.append(ctx.t(lang, "profile.school", school=school.name))
-    if p.age is not None:
-        lines.append(ctx.t(lang, "profile.age", age=p.age))
-    if p.fields:
-        labels = ctx.services.fields.labels(p.fields, lang)
-        lines.append(ctx.t(lang, "profile.fields", fields=labels))
-    if p.role is Role.MENTOR:
-        kind = ctx.t(lang, f"kind.{p.mentor_kind.value}") if p.mentor_kind else "—"
-        lines.append(ctx.t(lang, "profile.mentor", kind=kind, profession=p.profession or "—",
-                           years=p.years if p.years is not None else "—",
-                           capacity=p.capacity or "—"))
-        lines.append(ctx.t(lang, "profile.vetted" if p.vetted else "profile.unvetted"))
-    ctx.tell(p, "profile.show", profile="\n".join(lines))
+    ctx.tell(p, "profile.show", profile="\n".join(profile_lines(ctx, p)))

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
+
+from core.text import fold
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,5 +50,4 @@ class FieldList:
 
 
 def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.strip().lower())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    return fold(text.strip())

@@ -322,7 +322,7 @@ def _screen(ctx: Context, author: Participant, group: Group, text: str, inbound:
 
     minors = group.min_age is None or group.min_age < ctx.services.safety_rules.minor_age
     school = group.school_id if group.school_id is not None else author.school_id
-    program = group.program or moderation.program_of(ctx, author)
+    program = group.program or program_of(ctx, author)
     verdict = moderation.screen(ctx, author, text, minors, program)
     about = f"{author.pseudonym} → 👥 {group.name}"
     if verdict.held:

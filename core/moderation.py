@@ -11,13 +11,13 @@ delivered, and the sender told. Words of the keyword lists flag the message to t
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 
 from core.context import Context
 from core.model import Held, Inbound, Match, MatchStatus, Participant, Role
 from core.names import display_name
 from core.safety import redact
+from core.text import fold
 
 SELF_HARM = "self_harm"
 
@@ -30,15 +30,10 @@ class Screening:
     flags: tuple[str, ...] = ()
 
 
-def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
 def fold_words(text: str) -> str:
     """Lower case, no accents, words of letters and digits one space apart (an apostrophe
     splits: "t'es" is "t es")."""
-    return " ".join(re.findall(r"[a-z0-9]+", _fold(text)))
+    return " ".join(re.findall(r"[a-z0-9]+", fold(text)))
 
 
 def flags_of(ctx: Context, text: str) -> tuple[str, ...]:
@@ -64,11 +59,6 @@ def screen(ctx: Context, sender: Participant, text: str, minors: bool, program: 
     if minors and ctx.services.safety_rules.holds(program):
         return Screening(text, held=True, flags=(*flags, "contact"))
     return Screening(found.text, redacted=True, flags=flags)
-
-
-def program_of(ctx: Context, p: Participant) -> str | None:
-    school = ctx.store.school(p.school_id) if p.school_id else None
-    return school.program if school else None
 
 
 def hold(ctx: Context, sender: Participant, text: str, inbound: Inbound, *, school_of: int | None,

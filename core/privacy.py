@@ -24,6 +24,7 @@ from core.context import Context
 from core.model import Identity, Match, MatchStatus, Participant, Role, Step
 from core.names import display_name
 from core.nudges import INFLUENCE, REASONS, ask_end_survey
+from core.profile import profile_lines
 
 log = logging.getLogger("passerelle.privacy")
 
@@ -116,28 +117,11 @@ def _day(at: datetime | None) -> str:
 
 
 def _profile_lines(ctx: Context, p: Participant) -> list[str]:
+    """The profile as /profile shows it, and what else is kept about them."""
     lang = p.language
-    lines = [
-        ctx.t(lang, "profile.pseudonym", name=p.pseudonym or "—"),
-        ctx.t(lang, f"profile.role.{p.role.value}"),
-        ctx.t(lang, "profile.language", language=ctx.t(lang, f"language.name.{lang}")),
-    ]
-    school = ctx.store.school(p.school_id) if p.school_id else None
-    if school:
-        lines.append(ctx.t(lang, "profile.school", school=school.name))
-    if p.age is not None:
-        lines.append(ctx.t(lang, "profile.age", age=p.age))
-    if p.fields:
-        lines.append(ctx.t(lang, "profile.fields",
-                           fields=ctx.services.fields.labels(p.fields, lang)))
-    if p.role is Role.MENTOR:
-        kind = ctx.t(lang, f"kind.{p.mentor_kind.value}") if p.mentor_kind else "—"
-        lines.append(ctx.t(lang, "profile.mentor", kind=kind, profession=p.profession or "—",
-                           years=p.years if p.years is not None else "—",
-                           capacity=p.capacity or "—"))
-        lines.append(ctx.t(lang, "profile.vetted" if p.vetted else "profile.unvetted"))
-        if p.paused:
-            lines.append(ctx.t(lang, "mydata.paused"))
+    lines = profile_lines(ctx, p)
+    if p.role is Role.MENTOR and p.paused:
+        lines.append(ctx.t(lang, "mydata.paused"))
     if p.bio:
         lines.append(ctx.t(lang, "mydata.bio", bio=p.bio))
     if p.step is not Step.DONE:

@@ -194,7 +194,7 @@ def _screen(ctx: Context, sender: Participant, recipient: Participant, match: Ma
     """The text that may go to `recipient` (None: held for a coordinator)."""
     student = sender if sender.role is Role.STUDENT else recipient
     verdict = moderation.screen(ctx, sender, text, moderation.is_minor(ctx, student),
-                                moderation.program_of(ctx, student))
+                                groups.program_of(ctx, student))
     about = f"{sender.pseudonym} → {recipient.pseudonym}"
     if verdict.held:
         moderation.hold(ctx, sender, text, inbound, school_of=student.school_id,

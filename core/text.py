@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 
 
@@ -56,3 +57,10 @@ def _longest_prefix(text: str, limit: int, measure: Callable[[str], int]) -> int
 def utf16_length(text: str) -> int:
     """Length as Telegram counts it: characters outside the BMP (most emoji) count twice."""
     return len(text.encode("utf-16-le")) // 2
+
+
+def fold(text: str) -> str:
+    """Case and accents ignored ("Santé" and "sante" are one word): how people's words are
+    compared with ours."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))

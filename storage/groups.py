@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, insert, or_, select, update
 
 from core.model import Address, Group, GroupPost, Member, Membership
+from storage.addresses import best_address_of
 from storage.mapping import ROLES
 from storage.tables import (
     GroupMemberRow,
@@ -31,21 +32,13 @@ P = ParticipantRow.__table__
 I = IdentityRow.__table__  # noqa: E741
 O = OutboxRow.__table__  # noqa: E741
 
-# Each member with the address they were last seen at and can be reached on: the fan-out of a
-# post to hundreds of members is this one statement, not one lookup per member.
-_BEST = (
-    select(I.c.id)
-    .where(I.c.participant_id == P.c.id, I.c.reachable.is_(True))
-    .order_by(I.c.last_seen_at.desc().nulls_last(), I.c.id.desc())
-    .limit(1)
-    .correlate(P)
-    .scalar_subquery()
-)
+# Each member with where they are reached: the fan-out of a post to hundreds of members is
+# this one statement, not one lookup per member.
 _MEMBERS = (
     select(GM.c.participant_id, GM.c.muted, P.c.pseudonym, P.c.role, P.c.language,
            I.c.platform, I.c.chat_id)
     .join(P, P.c.id == GM.c.participant_id)
-    .outerjoin(I, I.c.id == _BEST)
+    .outerjoin(I, I.c.id == best_address_of(P))
     .order_by(P.c.pseudonym_key)
 )
 

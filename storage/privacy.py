@@ -15,7 +15,6 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
-    Table,
     and_,
     delete,
     func,
@@ -32,10 +31,12 @@ from core.privacy import Holdings, Written
 from storage import mapping
 from storage.tables import (
     AuditRow,
+    BlockRow,
     ErasureRow,
     GroupMemberRow,
     GroupPostRow,
     GroupThreadRow,
+    HeldMessageRow,
     IdentityRow,
     InviteRow,
     MatchRow,
@@ -47,10 +48,11 @@ from storage.tables import (
     RetentionPurgeRow,
     SurveyAnswerRow,
     ThreadRow,
-    metadata,
 )
 
 A = AuditRow.__table__
+BL = BlockRow.__table__
+HM = HeldMessageRow.__table__
 X = ErasureRow.__table__
 GM = GroupMemberRow.__table__
 GP = GroupPostRow.__table__
@@ -79,11 +81,6 @@ _BLANK_ADDRESS = {
     "chat_id": "", "thread_id": None, "private_to": None, "reply_to": None,
     "platform_message_id": None, "platform_message_ids": "", "last_error": None,
 } | _BLANK_TEXT
-
-
-def _safety_table(name: str) -> Table | None:
-    """A table of youth safety (held messages, blocks), where the schema has it."""
-    return metadata.tables.get(name)
 
 
 class PrivacyQueries:
@@ -133,12 +130,11 @@ class PrivacyQueries:
             update(R).where(R.c.sender_id == pid).values(body="", **mine))
         counts["posts"] = self._run(
             update(GP).where(GP.c.author_id == pid).values(body="", **mine))
-        held = _safety_table("held_messages")
-        if held is not None:  # what still waits for a coordinator is withdrawn, not sent
-            self._run(update(held).where(held.c.sender_id == pid, held.c.status == "held")
-                      .values(status="withdrawn"))
-            counts["held"] = self._run(
-                update(held).where(held.c.sender_id == pid).values(body="", **mine))
+        # What still waits for a coordinator is withdrawn, not sent.
+        self._run(update(HM).where(HM.c.sender_id == pid, HM.c.status == "held")
+                  .values(status="withdrawn"))
+        counts["held"] = self._run(
+            update(HM).where(HM.c.sender_id == pid).values(body="", **mine))
         counts["questions"] = self._run(
             update(M).where(M.c.student_id == pid, M.c.question.is_not(None)).values(question=None))
         if person.pseudonym:
@@ -148,10 +144,7 @@ class PrivacyQueries:
         self._run(delete(T).where(T.c.participant_id == pid))
         self._run(delete(GT).where(GT.c.participant_id == pid))
         counts["groups"] = self._run(delete(GM).where(GM.c.participant_id == pid))
-        blocks = _safety_table("blocks")
-        if blocks is not None:
-            self._run(delete(blocks).where(
-                or_(blocks.c.blocker_id == pid, blocks.c.blocked_id == pid)))
+        self._run(delete(BL).where(or_(BL.c.blocker_id == pid, BL.c.blocked_id == pid)))
         self._run(delete(INV).where(INV.c.participant_id == pid))
         for identity in identities:  # dedup keys that name the account (the playground's)
             uid = identity.platform_user_id
@@ -218,10 +211,7 @@ class PrivacyQueries:
         a name is personal wherever it is written."""
         named = _naming(pseudonym)
         changed = 0
-        held = _safety_table("held_messages")
-        bodies = [(R, R.c.body), (GP, GP.c.body), (M, M.c.question)]
-        if held is not None:
-            bodies.append((held, held.c.body))
+        bodies = [(R, R.c.body), (GP, GP.c.body), (M, M.c.question), (HM, HM.c.body)]
         for table, column in bodies:
             rows = self.conn.execute(select(table.c.id, column.label("body"))
                                      .where(column.icontains(pseudonym, autoescape=True)))
@@ -313,11 +303,9 @@ class PrivacyQueries:
         purged += self._run(
             update(M).where(M.c.created_at < before, M.c.question.is_not(None))
             .values(question=None))
-        held = _safety_table("held_messages")
-        if held is not None:
-            purged += self._run(
-                update(held).where(held.c.created_at < before, held.c.status != "held",
-                                   held.c.body != "").values(body=""))
+        purged += self._run(
+            update(HM).where(HM.c.created_at < before, HM.c.status != "held",
+                             HM.c.body != "").values(body=""))
         purged += self._run(
             update(O).where(O.c.created_at < before, O.c.status != PENDING, O.c.text != "")
             .values(**_BLANK_TEXT))

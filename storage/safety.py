@@ -54,17 +54,14 @@ class SafetyQueries:
 
     def coordinators_of(self, school_id: int | None) -> list[Participant]:
         """Who reviews for a school: its coordinators, else program staff (no school)."""
-        for where in ((P.c.school_id == school_id,) if school_id is not None else (),
-                      (P.c.school_id.is_(None),)):
-            if not where:
-                continue
-            rows = self.conn.execute(
-                select(P).where(P.c.role == Role.COORDINATOR.value, P.c.step == "done", *where)
-                .order_by(P.c.id))
-            found = [mapping.participant_from(r) for r in rows]
-            if found:
-                return found
-        return []
+        onboarded = select(P).where(P.c.role == Role.COORDINATOR.value, P.c.step == "done")
+        found: list[Participant] = []
+        if school_id is not None:
+            found = self._people(onboarded.where(P.c.school_id == school_id))
+        return found or self._people(onboarded.where(P.c.school_id.is_(None)))
+
+    def _people(self, query: Any) -> list[Participant]:
+        return [mapping.participant_from(r) for r in self.conn.execute(query.order_by(P.c.id))]
 
     def block(self, blocker_id: int, blocked_id: int, now: datetime) -> None:
         exists = self.conn.execute(select(B.c.id).where(

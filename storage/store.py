@@ -43,6 +43,7 @@ from core.model import (
 )
 from core.scoring import MentorCard, StudentCard
 from storage import mapping
+from storage.addresses import best_address_of
 from storage.engine import write_connection, write_lock
 from storage.figures import FigureQueries
 from storage.groups import GroupQueries
@@ -88,19 +89,7 @@ _IDENTITY = (
 )
 
 
-def _best_address_of(people) -> Any:  # type: ignore[no-untyped-def]
-    """The identity a participant (a row of `people`) was last seen at and can be reached on."""
-    return (
-        select(I.c.id)
-        .where(I.c.participant_id == people.c.id, I.c.reachable.is_(True))
-        .order_by(I.c.last_seen_at.desc().nulls_last(), I.c.id.desc())
-        .limit(1)
-        .correlate(people)
-        .scalar_subquery()
-    )
-
-
-_BEST_ADDRESS = _best_address_of(P)
+_BEST_ADDRESS = best_address_of(P)
 _PARTICIPANT = (
     select(P, I.c.platform.label("a_platform"), I.c.chat_id.label("a_chat_id"),
            I.c.thread_id.label("a_thread_id"))
@@ -110,7 +99,7 @@ _PARTICIPANT = (
 # A participant's active matches, each with the other person's row and address: relaying a
 # message needs all three, and this is one statement instead of three.
 _OTHER = P.alias("other")
-_OTHER_ADDRESS = _best_address_of(_OTHER)
+_OTHER_ADDRESS = best_address_of(_OTHER)
 _ACTIVE_MATCHES = (
     select(
         M, *[c.label(f"p_{c.name}") for c in _OTHER.c],
