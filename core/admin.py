@@ -34,9 +34,9 @@ def pending(ctx: Context, p: Participant) -> None:
     ctx.tell(p, "pending.list", buttons=buttons, count=len(waiting), mentors="\n".join(lines))
 
 
-def vet_button(ctx: Context, p: Participant, value: str) -> None:
+def vet_button(ctx: Context, p: Participant, mentor_id: int) -> None:
     """The button of `/pending`: the same as `/vet PSEUDONYM`."""
-    mentor = ctx.store.participant(int(value)) if value.isdigit() and len(value) < 18 else None
+    mentor = ctx.store.participant(mentor_id)
     if mentor is None or mentor.role is not Role.MENTOR or not mentor.pseudonym:
         ctx.tell(p, "button.stale")
         return

@@ -7,7 +7,7 @@ a crash or a second instance never applies it twice, and what it produced is nev
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -26,7 +26,7 @@ from core import (
     privacy,
     relay,
 )
-from core.commands import Command, parse_command
+from core.commands import Command, parse_command, row_id
 from core.context import Context, Services
 from core.model import LANGUAGES, Identity, Inbound, Match, Participant, Role, Step
 from core.ports import UnitOfWorkFactory
@@ -259,46 +259,43 @@ def run_command(ctx: Context, p: Participant, command: Command, inbound: Inbound
 _COMMAND_HINTS = {"slack": "help.hint.slack"}
 
 
+# Buttons whose value is a row id (a match, a group, a mentor): checked once, here.
+_BY_ID: dict[str, Callable[[Context, Participant, int, Inbound], None]] = {
+    "conv": relay.choose_conversation,
+    "end": lambda ctx, p, n, _: relay.end_conversation(ctx, p, n),
+    "endask": lambda ctx, p, n, _: relay.confirm_end(ctx, p, n),
+    "accept": lambda ctx, p, n, _: matches.accept_request(ctx, p, n),
+    "decline": lambda ctx, p, n, _: matches.decline_request(ctx, p, n),
+    "ask": lambda ctx, p, n, _: choosing.ask(ctx, p, n),
+    "gjoin": lambda ctx, p, n, _: groups.join(ctx, p, n),
+    "gsay": groups.choose,
+    "gleave": lambda ctx, p, n, _: groups.leave(ctx, p, n),
+    "gmembers": lambda ctx, p, n, _: groups.show_members(ctx, p, n),
+    "vet": lambda ctx, p, n, _: admin.vet_button(ctx, p, n),
+    "thanks": lambda ctx, p, n, _: nudges.thank(ctx, p, n),
+    "today": lambda ctx, p, n, _: nudges.answer_today(ctx, p, n),
+}
+# Buttons whose value is their own (a page, a survey answer, a decision on a held message).
+_BY_VALUE: dict[str, Callable[[Context, Participant, str], None]] = {
+    "mentors": choosing.browse_page,
+    "held": moderation.review,
+    "survey": nudges.answer,
+}
+
+
 def press_button(ctx: Context, p: Participant, inbound: Inbound) -> None:
     verb, _, value = (inbound.action or "").partition(":")
+    number = row_id(value)
     if verb == "lang" and value in LANGUAGES:
         p.language = value  # type: ignore[assignment]
         ctx.store.save_participant(p)
         ctx.tell(p, "language.set")
-    elif verb == "conv" and _is_id(value):
-        relay.choose_conversation(ctx, p, int(value), inbound)
-    elif verb == "end" and _is_id(value):
-        relay.end_conversation(ctx, p, int(value))
-    elif verb == "endask" and _is_id(value):
-        relay.confirm_end(ctx, p, int(value))
-    elif verb == "accept" and _is_id(value):
-        matches.accept_request(ctx, p, int(value))
-    elif verb == "decline" and _is_id(value):
-        matches.decline_request(ctx, p, int(value))
-    elif verb == "ask" and _is_id(value):
-        choosing.ask(ctx, p, int(value))
-    elif verb == "mentors":
-        choosing.browse_page(ctx, p, value)
+    elif verb in _BY_ID and number is not None:
+        _BY_ID[verb](ctx, p, number, inbound)
+    elif verb in _BY_VALUE:
+        _BY_VALUE[verb](ctx, p, value)
     elif verb == "matchauto" and value == "go":
         cohort.coordinator_send(ctx, p)
-    elif verb == "gjoin" and _is_id(value):
-        groups.join(ctx, p, int(value))
-    elif verb == "gsay" and _is_id(value):
-        groups.choose(ctx, p, int(value), inbound)
-    elif verb == "gleave" and _is_id(value):
-        groups.leave(ctx, p, int(value))
-    elif verb == "gmembers" and _is_id(value):
-        groups.show_members(ctx, p, int(value))
-    elif verb == "vet":
-        admin.vet_button(ctx, p, value)
-    elif verb == "held":
-        moderation.review(ctx, p, value)
-    elif verb == "survey":
-        nudges.answer(ctx, p, value)
-    elif verb == "thanks":
-        nudges.thank(ctx, p, value)
-    elif verb == "today":
-        nudges.answer_today(ctx, p, value)
     elif verb == "pause" and value in ("on", "off"):
         mentoring.set_paused(ctx, p, value == "on")
     else:
@@ -317,11 +314,6 @@ def _conversation(ctx: Context, p: Participant, inbound: Inbound) -> Match | Non
     active = ctx.store.active_matches(p.id or 0)
     current = [m for m in active if m.id == p.current_match_id]
     return (current or active)[0] if len(current) == 1 or len(active) == 1 else None
-
-
-def _is_id(value: str) -> bool:
-    """A row id as a button carries it: ASCII digits that fit a database integer."""
-    return value.isascii() and value.isdigit() and len(value) <= 18
 
 
 def show_profile(ctx: Context, p: Participant) -> None:

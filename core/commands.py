@@ -22,6 +22,14 @@ def parse_command(text: str) -> Command | None:
     return Command(match.group(1).lower(), (match.group(2) or "").strip())
 
 
+def row_id(value: str) -> int | None:
+    """A row id as a button carries it (ASCII digits that fit a database integer), else None:
+    a button's value comes back from the platform, and is checked like anything typed."""
+    if value.isascii() and value.isdigit() and len(value) <= 18:
+        return int(value)
+    return None
+
+
 # The commands offered in a platform's command menu, in this order; descriptions are the catalog's
 # `menu.<command>` sentences.
 MENU = ("help", "suggest", "mentors", "request", "profile", "language", "end", "unsend")

@@ -13,7 +13,6 @@ from core.groups import (
     MAX_NAME,
     find_group,
     managed_groups,
-    manages,
     program_of,
     tell_members,
 )
@@ -122,7 +121,7 @@ def _band(ctx: Context, p: Participant, group: Group, band: str | None) -> bool:
 def _with_group(ctx: Context, p: Participant, args: str, then) -> None:  # type: ignore[no-untyped-def]
     """The group named first in `args` (by number), among those this coordinator runs."""
     number, _, rest = args.strip().partition(" ")
-    group = find_group(ctx, p, number, managed_groups(ctx, p)) if number else None
+    group = find_group(number, managed_groups(ctx, p)) if number else None
     if group is None:
         ctx.tell(p, "group.admin.which", name=number[:MAX_NAME])
         return
@@ -156,10 +155,10 @@ def moderate(ctx: Context, p: Participant, group: Group, pseudonym: str, what: s
     if target is None or membership is None or (membership.removed and what != "remove"):
         ctx.tell(p, "group.admin.no_member", name=pseudonym[:MAX_NAME] or "?")
         return
-    if not manages(ctx, p, group):  # checked by _with_group; kept next to the change
-        return
-    membership.muted = what == "mute" or (membership.muted and what == "remove")
-    membership.removed = membership.removed or what == "remove"
+    if what == "remove":
+        membership.removed = True  # a removal keeps whether they were muted
+    else:
+        membership.muted = what == "mute"
     ctx.store.save_membership(membership)
     if what == "remove" and target.current_group_id == group.id:
         target.current_group_id = None

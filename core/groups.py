@@ -109,7 +109,7 @@ def _removed(ctx: Context, group: Group, p: Participant) -> bool:
     return membership is not None and membership.removed
 
 
-def find_group(ctx: Context, p: Participant, words: str, among: Iterable[Group]) -> Group | None:
+def find_group(words: str, among: Iterable[Group]) -> Group | None:
     """A group named by its number (`/join 12`, `/join #12`) or its name."""
     words = words.strip().lstrip("#")
     candidates = list(among)
@@ -123,7 +123,7 @@ def join_command(ctx: Context, p: Participant, args: str) -> None:
     if not args.strip():
         list_groups(ctx, p)
         return
-    group = find_group(ctx, p, args, joinable(ctx, p))
+    group = find_group(args, joinable(ctx, p))
     if group is None:
         ctx.tell(p, "group.unknown", name=args.strip()[:MAX_NAME])
         return
@@ -230,7 +230,7 @@ def _named_or_only(
 ) -> Group | None:
     """The group named in `args`; else the current or only one; else ask with buttons."""
     if args.strip():
-        group = find_group(ctx, p, args, among)
+        group = find_group(args, among)
         if group is None:
             ctx.tell(p, "group.unknown", name=args.strip()[:MAX_NAME])
         return group

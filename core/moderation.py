@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from core.commands import row_id
 from core.context import Context
 from core.model import Held, Inbound, Match, MatchStatus, Participant, Role
 from core.names import display_name
@@ -104,7 +105,8 @@ def review(ctx: Context, reviewer: Participant, value: str) -> None:
     from core import groups, relay  # they call this module for every message they relay
 
     decision, _, held_id = value.partition(":")
-    held = ctx.store.held(int(held_id)) if held_id.isdigit() and len(held_id) < 18 else None
+    number = row_id(held_id)
+    held = ctx.store.held(number) if number is not None else None
     if reviewer.role is not Role.COORDINATOR or held is None or decision not in (
             "ok", "redact", "no"):
         ctx.tell(reviewer, "button.stale")

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from core.commands import row_id
 from core.context import Context
 from core.model import Button, Match, MatchStatus, Nudgeable, NudgeRules, Participant, Role
 from core.names import display_name
@@ -261,7 +262,7 @@ def ask_end_survey(ctx: Context, match: Match, p: Participant, *, reminder: bool
 def answer(ctx: Context, p: Participant, value: str) -> None:
     """A survey button: `<match>:<question>:<answer>`, stored per match and person."""
     match_id, question, choice = (value.split(":") + ["", ""])[:3]
-    match = _own_match(ctx, p, match_id)
+    match = _own_match(ctx, p, row_id(match_id))
     if match is None or choice not in QUESTIONS.get(question, ()):
         ctx.tell(p, "button.stale")
         return
@@ -270,9 +271,9 @@ def answer(ctx: Context, p: Participant, value: str) -> None:
     ctx.tell(p, "survey.thanks")
 
 
-def thank(ctx: Context, p: Participant, value: str) -> None:
+def thank(ctx: Context, p: Participant, match_id: int) -> None:
     """A student's "merci": the mentor is told (once)."""
-    match = _own_match(ctx, p, value)
+    match = _own_match(ctx, p, match_id)
     if match is None or p.id != match.student_id or match.id is None:
         ctx.tell(p, "button.stale")
         return
@@ -283,19 +284,17 @@ def thank(ctx: Context, p: Participant, value: str) -> None:
     ctx.tell(p, "thanks.sent")
 
 
-def answer_today(ctx: Context, p: Participant, value: str) -> None:
+def answer_today(ctx: Context, p: Participant, match_id: int) -> None:
     """The mentor's "I'll answer today": noted, and the student is not told they wait."""
-    match = _own_match(ctx, p, value)
+    match = _own_match(ctx, p, match_id)
     if match is None or match.status is not MatchStatus.ACTIVE or p.id != match.mentor_id:
         ctx.tell(p, "button.stale")
         return
     ctx.tell(p, "nudge.today_noted")
 
 
-def _own_match(ctx: Context, p: Participant, value: str) -> Match | None:
-    if not (value.isascii() and value.isdigit() and len(value) <= 18):
-        return None
-    match = ctx.store.match(int(value))
+def _own_match(ctx: Context, p: Participant, match_id: int | None) -> Match | None:
+    match = ctx.store.match(match_id) if match_id is not None else None
     return match if match is not None and p.id in (match.student_id, match.mentor_id) else None
 
 

@@ -15,11 +15,21 @@ from core.bus import Bus
 from core.context import Context, Services
 from core.matches import create_match, propose_match
 from core.model import Address, Inbound, Invite, Participant, Role
+from core.ports import Store
 from storage.outbox import OutboxQueue
 from storage.store import SqlStore, SqlUnitOfWork, unit_of_work_factory
 from tests.fakes import FakeChannel, Sent
 
 START = datetime(2026, 9, 1, 15, 0, tzinfo=UTC)
+
+
+def vet(store: Store, pseudonym: str) -> None:
+    """A coordinator vouched for this mentor: only then may they be matched with a minor."""
+    mentor = store.find_participant(pseudonym)
+    assert mentor is not None
+    if not mentor.vetted:
+        mentor.vetted = True
+        store.save_participant(mentor)
 
 
 class Clock:
@@ -139,10 +149,7 @@ class Harness:
     def vet(self, mentor: str) -> None:
         """A coordinator vouched for this mentor (a minor may be matched only with them)."""
         with self.store() as store:
-            found = store.find_participant(mentor)
-            if found is not None and not found.vetted:
-                found.vetted = True
-                store.save_participant(found)
+            vet(store, mentor)
 
     def match(self, student: str, mentor: str) -> int:
         """Match two people directly (the mentor, vetted, agreed beforehand)."""

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import aiohttp
 
 from bots.app import Passerelle
-from core.ports import Store
+from tests.harness import vet
 
 _CLIENT_IDS = itertools.count(1)
 # When the scene of a running service is set: the service sweeps on the real clock, and people
@@ -47,10 +47,4 @@ async def playground_says(app: Passerelle, user: str, text: str, **extra: object
         assert response.status == 202
 
 
-def vet(store: Store, pseudonym: str) -> None:
-    """A coordinator vouched for this mentor: only then may they be matched with a minor."""
-    mentor = store.find_participant(pseudonym)
-    assert mentor is not None
-    if not mentor.vetted:
-        mentor.vetted = True
-        store.save_participant(mentor)
+__all__ = ["playground", "playground_says", "running", "vet", "TODAY"]
