@@ -321,19 +321,12 @@ def _screen(ctx: Context, author: Participant, group: Group, text: str, inbound:
     from core import moderation  # moderation posts released messages through this module
 
     minors = group.min_age is None or group.min_age < ctx.services.safety_rules.minor_age
-    school = group.school_id if group.school_id is not None else author.school_id
-    program = group.program or program_of(ctx, author)
-    verdict = moderation.screen(ctx, author, text, minors, program)
-    about = f"{author.pseudonym} → 👥 {group.name}"
-    if verdict.held:
-        moderation.hold(ctx, author, text, inbound, school_of=school, group_id=group.id,
-                        reply_to_post=replied.id if replied else None, reasons=verdict.flags,
-                        about=about)
-        return None
-    if verdict.redacted:
-        ctx.tell(author, "safety.redacted_note", about_group=group.id)
-    moderation.flag(ctx, author, text, verdict.flags, school, about)
-    return verdict.text
+    return moderation.admit(
+        ctx, author, text, inbound, minors=minors,
+        program=group.program or program_of(ctx, author),
+        school_of=group.school_id if group.school_id is not None else author.school_id,
+        about=f"{author.pseudonym} → 👥 {group.name}", group_id=group.id,
+        reply_to_post=replied.id if replied else None)
 
 
 def edit_post(ctx: Context, author: Participant, inbound: Inbound, text: str) -> bool:

@@ -62,6 +62,24 @@ def screen(ctx: Context, sender: Participant, text: str, minors: bool, program: 
     return Screening(found.text, redacted=True, flags=flags)
 
 
+def admit(ctx: Context, sender: Participant, text: str, inbound: Inbound, *, minors: bool,
+          program: str | None, school_of: int | None, about: str,
+          match_id: int | None = None, group_id: int | None = None,
+          reply_to_post: int | None = None) -> str | None:
+    """The text that may go on (redacted between adults), flags raised; None: held for the
+    coordinators of `school_of`. The relay and group posts both come through here."""
+    verdict = screen(ctx, sender, text, minors, program)
+    if verdict.held:
+        hold(ctx, sender, text, inbound, school_of=school_of, match_id=match_id,
+             group_id=group_id, reply_to_post=reply_to_post, reasons=verdict.flags,
+             about=about)
+        return None
+    if verdict.redacted:
+        ctx.tell(sender, "safety.redacted_note", about_match=match_id, about_group=group_id)
+    flag(ctx, sender, text, verdict.flags, school_of, about)
+    return verdict.text
+
+
 def hold(ctx: Context, sender: Participant, text: str, inbound: Inbound, *, school_of: int | None,
          match_id: int | None = None, group_id: int | None = None,
          reply_to_post: int | None = None, reasons: tuple[str, ...] = (),

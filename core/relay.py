@@ -193,17 +193,10 @@ def _screen(ctx: Context, sender: Participant, recipient: Participant, match: Ma
             text: str, inbound: Inbound) -> str | None:
     """The text that may go to `recipient` (None: held for a coordinator)."""
     student = sender if sender.role is Role.STUDENT else recipient
-    verdict = moderation.screen(ctx, sender, text, moderation.is_minor(ctx, student),
-                                groups.program_of(ctx, student))
-    about = f"{sender.pseudonym} → {recipient.pseudonym}"
-    if verdict.held:
-        moderation.hold(ctx, sender, text, inbound, school_of=student.school_id,
-                        match_id=match.id, reasons=verdict.flags, about=about)
-        return None
-    if verdict.redacted:
-        ctx.tell(sender, "safety.redacted_note", about_match=match.id)
-    moderation.flag(ctx, sender, text, verdict.flags, student.school_id, about)
-    return verdict.text
+    return moderation.admit(
+        ctx, sender, text, inbound, minors=moderation.is_minor(ctx, student),
+        program=groups.program_of(ctx, student), school_of=student.school_id,
+        about=f"{sender.pseudonym} → {recipient.pseudonym}", match_id=match.id)
 
 
 def _counterpart_reply(ctx: Context, ref: DeliveredRef | None, match_id: int) -> str | None:
