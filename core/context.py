@@ -10,6 +10,7 @@ from core.i18n import Catalog
 from core.kit import Kit
 from core.model import (
     Address,
+    Attachment,
     Button,
     Envelope,
     GroupRules,
@@ -67,17 +68,20 @@ class Context:
         about_match: int | None = None,
         opens_thread: bool = False,
         about_group: int | None = None,
+        attachment: Attachment | None = None,
         **values: object,
     ) -> None:
         text = self.t(lang, key, **values)
-        self.out.append(Envelope(Outbound(address, text, buttons), recipient_id=recipient_id,
+        self.out.append(Envelope(Outbound(address, text, buttons, attachment=attachment),
+                                 recipient_id=recipient_id,
                                  match_id=about_match, opens_thread=opens_thread,
                                  group_id=about_group))
 
     def tell(
         self, participant: Participant, key: str, buttons: tuple[Button, ...] = (),
         about_match: int | None = None, opens_thread: bool = False,
-        about_group: int | None = None, **values: object,
+        about_group: int | None = None, attachment: Attachment | None = None,
+        **values: object,
     ) -> bool:
         """Say something to a participant; False if unreachable.
 
@@ -96,7 +100,7 @@ class Context:
         self.send_to_address(
             address, participant.language, key, buttons, recipient_id=participant.id,
             about_match=about_match, opens_thread=opens_thread, about_group=about_group,
-            **values,
+            attachment=attachment, **values,
         )
         return True
 

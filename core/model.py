@@ -98,6 +98,17 @@ class Inbound:
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file that goes with a message (a data export, a chart, a CSV). Its bytes travel in the
+    outbox row, so a file written in a transaction is delivered like any text, after a crash
+    too; they are dropped from the row once delivered."""
+
+    name: str  # what the recipient sees, e.g. "passerelle-mes-donnees.json"
+    mime: str  # e.g. "application/json", "image/png", "text/csv"
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class Outbound:
     """A message to deliver. It has no field for the sender's identity, on purpose."""
 
@@ -110,6 +121,9 @@ class Outbound:
     # The first message of a match to this recipient (see Envelope.opens_thread): a platform
     # whose threads are not hung under a message (Discord's private threads) opens one here.
     opens_thread: bool = False
+    # A file sent with the message; the text goes with it (as its caption or comment) where it
+    # fits the platform's limit for that, else as a message of its own just before the file.
+    attachment: Attachment | None = None
 
 
 OP_SEND, OP_EDIT, OP_DELETE = "send", "edit", "delete"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint, false
+from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 
@@ -45,6 +45,9 @@ class ParticipantRow(SQLModel, table=True):
     nudges_off: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     snoozed_until: datetime | None = None
     pending_text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # A mentor a coordinator turned down (with the reason they were told): out of /pending.
+    rejected_at: datetime | None = None
+    rejected_reason: str | None = Field(default=None, max_length=300)
     created_at: datetime
 
 
@@ -216,7 +219,10 @@ class HeldMessageRow(SQLModel, table=True):
     source_platform: str = Field(max_length=16)
     source_chat_id: str = Field(max_length=64)
     source_message_id: str = Field(default="", max_length=64)
-    status: str = Field(default="held", max_length=16)  # held, approved, redacted, rejected
+    # held, approved, redacted, rejected; a flagged message (delivered, words of concern):
+    # flagged, then seen once a coordinator closes it from the queue.
+    status: str = Field(default="held", max_length=16)
+    school_id: int | None = Field(default=None, index=True)  # whose coordinators review it
     reviewed_by: int | None = Field(default=None, foreign_key="participants.id")
     reviewed_at: datetime | None = None
     created_at: datetime
@@ -295,8 +301,28 @@ class OutboxRow(SQLModel, table=True):
         default="", sa_column=Column(Text, nullable=False, default="")
     )
     last_error: str | None = Field(default=None, max_length=300)
+    # A file sent with the message (an export, a chart); its bytes are dropped once delivered.
+    file_name: str | None = Field(default=None, max_length=200)
+    file_type: str | None = Field(default=None, max_length=100)
+    file_data: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     created_at: datetime
     delivered_at: datetime | None = None
+
+
+class BroadcastRow(SQLModel, table=True):
+    """A coordinator's message to many: written first as a draft with the count of who would
+    get it, sent (one outbox row per person) only once they confirm that count."""
+
+    __tablename__ = "broadcasts"
+    id: int | None = Field(default=None, primary_key=True)
+    author_id: int = Field(foreign_key="participants.id", index=True)
+    scope: str = Field(max_length=16)  # school, group, mentors
+    target_id: int | None = None  # the school or group
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    recipients: int = 0
+    status: str = Field(default="draft", max_length=16)  # draft, sent, cancelled
+    created_at: datetime
+    sent_at: datetime | None = None
 
 
 class AuditRow(SQLModel, table=True):
