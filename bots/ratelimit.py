@@ -35,6 +35,16 @@ class RateLimiter:
         if slot > now:
             await self.sleep(slot - now)
 
+    def back_off(self, chat: str, seconds: float, *, everyone: bool = False) -> None:
+        """The platform said 429: this chat (or, for a limit on the whole bot, every chat)
+        waits `seconds` before its next send. Without this, the other rows of the same chat,
+        or of other chats when the limit is global, would each be refused in turn."""
+        until = self.clock() + max(0.0, seconds)
+        if everyone:
+            self._next_any = max(self._next_any, until)
+        else:
+            self._next_chat[chat] = max(self._next_chat.get(chat, 0.0), until)
+
     def _forget(self, now: float) -> None:
         self._next_chat = {chat: t for chat, t in self._next_chat.items() if t > now}
 

@@ -10,56 +10,16 @@ from sqlalchemy import Engine, select
 from core.context import Services
 from core.model import Address, GroupRules, Role
 from storage.store import O
+from tests.group_scenes import a_group, coordinator, student, vetted_mentor
 from tests.harness import Harness
 from tests.inbox import news, settle, t, unheard
-
-
-def coordinator(w: Harness, user: str = "coord") -> None:
-    """A school's coordinator (school 1), onboarded."""
-    with w.store() as store:
-        from core.model import School
-
-        school = store.find_school("École Test") or store.add_school(School("École Test"))
-    w.invite(f"C-{user}".upper(), Role.COORDINATOR, school.id)
-    for text in (f"/start C-{user}", "fr", user.capitalize()):
-        w.say(user, text)
-    settle(w, user)
-
-
-def school_student(w: Harness, user: str, pseudonym: str, age: str = "16") -> None:
-    with w.store() as store:
-        school = store.find_school("École Test")
-    assert school is not None
-    w.invite(f"S-{user}".upper(), Role.STUDENT, school.id)
-    for text in (f"/start S-{user}", "fr", pseudonym, age, "1", "ok"):
-        w.say(user, text)
-    settle(w, user)
-
-
-def vetted_mentor(w: Harness, user: str, pseudonym: str) -> None:
-    w.enrol_mentor(user, pseudonym)
-    with w.store() as store:
-        mentor = store.find_participant(pseudonym)
-        assert mentor is not None
-        mentor.vetted = True
-        store.save_participant(mentor)
-    settle(w, user)
-
-
-def a_group(w: Harness, text: str = "/group new Santé band=14-17") -> int:
-    w.say("coord", text)
-    said = news(w, "coord")["coord"]
-    assert len(said) == 1 and "#" in said[0], said
-    with w.store() as store:
-        groups = store.open_groups(None, None, everywhere=True)
-    return max(g.id or 0 for g in groups)
 
 
 def test_a_post_reaches_every_other_member_by_pseudonym(world: Harness) -> None:
     w = world
     coordinator(w)
-    school_student(w, "kid1", "Zoé")
-    school_student(w, "kid2", "Léo")
+    student(w, "kid1", "Zoé")
+    student(w, "kid2", "Léo")
     vetted_mentor(w, "pro", "Marc")
     group = a_group(w)
     for user in ("kid1", "kid2", "pro"):
@@ -76,8 +36,8 @@ def test_a_post_reaches_every_other_member_by_pseudonym(world: Harness) -> None:
 def test_a_reply_quotes_the_post_it_answers_and_threads_onto_each_copy(world: Harness) -> None:
     w = world
     coordinator(w)
-    school_student(w, "kid1", "Zoé")
-    school_student(w, "kid2", "Léo")
+    student(w, "kid1", "Zoé")
+    student(w, "kid2", "Léo")
     vetted_mentor(w, "pro", "Marc")
     group = a_group(w)
     for user in ("kid1", "kid2", "pro"):
@@ -99,8 +59,8 @@ def test_a_reply_quotes_the_post_it_answers_and_threads_onto_each_copy(world: Ha
 def test_minors_do_not_see_adults_groups(world: Harness) -> None:
     w = world
     coordinator(w)
-    school_student(w, "kid", "Zoé", age="15")
-    school_student(w, "adult", "Max", age="19")
+    student(w, "kid", "Zoé", age="15")
+    student(w, "adult", "Max", age="19")
     minors = a_group(w, "/group new Jeunes band=14-17")
     adults = a_group(w, "/group new Adultes band=18-30")
     w.say("kid", "/groups")
@@ -129,8 +89,8 @@ def test_a_group_needs_a_band_where_the_program_keeps_ages_apart(
 def test_mute_remove_and_close(world: Harness) -> None:
     w = world
     coordinator(w)
-    school_student(w, "kid1", "Zoé")
-    school_student(w, "kid2", "Léo")
+    student(w, "kid1", "Zoé")
+    student(w, "kid2", "Léo")
     group = a_group(w)
     for user in ("kid1", "kid2"):
         w.say(user, f"/join {group}")
@@ -194,7 +154,7 @@ def test_on_slack_a_group_is_a_thread_and_writing_in_it_posts(slack_world: Harne
     it, and what the mentor writes in it is a post; outside it, nothing is posted unasked."""
     w = slack_world
     coordinator(w)
-    school_student(w, "kid", "Zoé")
+    student(w, "kid", "Zoé")
     w.enrol_mentor("pro", "Marc", platform="slack")
     with w.store() as store:
         marc = store.find_participant("Marc")
@@ -227,8 +187,8 @@ def test_a_post_can_be_edited_deleted_and_unsent(world: Harness) -> None:
     back with /unsend (a phone number posted by mistake must be retractable)."""
     w = world
     coordinator(w)
-    school_student(w, "kid1", "Zoé")
-    school_student(w, "kid2", "Léo")
+    student(w, "kid1", "Zoé")
+    student(w, "kid2", "Léo")
     vetted_mentor(w, "pro", "Marc")
     group = a_group(w)
     for user in ("kid1", "kid2", "pro"):

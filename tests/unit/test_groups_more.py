@@ -7,65 +7,22 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from core.model import Address, Group, Role, School
+from core.model import Address, Group
 from core.ports import Unreachable
 from storage.store import O
+from tests.group_scenes import (
+    a_group,
+    coordinator,
+    joined,
+    mentor,
+    other_coordinator,
+    post,
+    student,
+    vetted_mentor,
+    zoe_and_leo_in_a_group,
+)
 from tests.harness import Harness
 from tests.inbox import audit_rows, news, settle, t, unheard
-from tests.unit.test_groups import a_group, coordinator, vetted_mentor
-
-SCHOOL = "École Test"
-
-
-def student(w: Harness, user: str, pseudonym: str, *, lang: str = "fr", age: str = "16",
-            fields: str = "1", school: str = SCHOOL, platform: str = "playground") -> None:
-    """A student of `school` (created if new), onboarded through the bus; `fields` is the
-    answer to "which fields?" (1: Santé et soins, 3: Génie civil)."""
-    with w.store() as store:
-        found = store.find_school(school) or store.add_school(School(school))
-    code = f"S-{user}".upper()
-    w.invite(code, Role.STUDENT, found.id)
-    for text in (f"/start {code}", lang, pseudonym, age, fields, "ok"):
-        w.say(user, text, platform=platform)
-    settle(w, user, platform=platform)
-
-
-def mentor(w: Harness, user: str, pseudonym: str, *, lang: str = "fr", field: str = "1",
-           vetted: bool = True, platform: str = "playground") -> None:
-    """A professional mentor ("infirmière") of `field`, vetted by the program unless not."""
-    code = f"M-{user}".upper()
-    w.invite(code, Role.MENTOR)
-    for text in (f"/start {code}", lang, pseudonym, "1", "infirmière", field, "8", "3"):
-        w.say(user, text, platform=platform)
-    with w.store() as store:
-        found = store.find_participant(pseudonym)
-        assert found is not None and found.language == lang
-        found.vetted = vetted
-        store.save_participant(found)
-    settle(w, user, platform=platform)
-
-
-def other_coordinator(w: Harness, user: str, school: str | None) -> None:
-    """A coordinator of another school, or program staff (no school) when `school` is None."""
-    school_id = None
-    if school is not None:
-        with w.store() as store:
-            school_id = (store.find_school(school) or store.add_school(School(school))).id
-    w.invite(f"C-{user}".upper(), Role.COORDINATOR, school_id)
-    for text in (f"/start C-{user}", "fr", user.capitalize()):
-        w.say(user, text)
-    settle(w, user)
-
-
-def joined(w: Harness, group: int, *users: str) -> None:
-    for user in users:
-        w.say(user, f"/join {group}")
-    settle(w, *users)
-
-
-def post(w: Harness, name: str, text: str, group: str = "Santé", lang: str = "fr") -> str:
-    return t(w, lang, "group.post", group=group, name=name, text=text)
-
 
 # leaving -----------------------------------------------------------------------------------------
 
@@ -115,11 +72,7 @@ def test_leave_takes_the_current_group_then_asks_which_with_buttons(world: Harne
 
 def test_one_may_come_back_after_leaving(world: Harness) -> None:
     w = world
-    coordinator(w)
-    student(w, "kid", "Zoé")
-    student(w, "kid2", "Léo")
-    group = a_group(w)
-    joined(w, group, "kid", "kid2")
+    group = zoe_and_leo_in_a_group(w)
     w.say("kid", "/leave")
     settle(w, "kid")
     w.say("kid", "Toujours là?")  # no group, no mentor: nothing goes anywhere
@@ -397,11 +350,7 @@ def test_a_coordinator_of_another_school_cannot_run_a_schools_group(world: Harne
 
 def test_closing_stops_posts_and_the_group_is_no_longer_listed(world: Harness) -> None:
     w = world
-    coordinator(w)
-    student(w, "kid", "Zoé")
-    student(w, "kid2", "Léo")
-    group = a_group(w)
-    joined(w, group, "kid", "kid2")
+    group = zoe_and_leo_in_a_group(w)
     w.say("kid", "Avant la fermeture")
     (copy,) = w.inbox("kid2")
     w.say("coord", f"/group close {group}")

@@ -54,3 +54,30 @@ def test_channels_declare_their_pacing() -> None:
     assert limiter_for(Free()) is None
     limiter = limiter_for(Paced())
     assert limiter is not None and limiter.per_chat_interval == 1.0
+
+
+async def test_a_429_holds_that_chat_for_the_time_the_platform_asked() -> None:
+    t = Time()
+    limiter = RateLimiter(per_chat_interval=1.0, per_second=30, clock=t.clock, sleep=t.sleep)
+    await limiter.wait("a")
+    limiter.back_off("a", 5.0)
+    await limiter.wait("b")  # another chat is not held
+    await limiter.wait("a")
+    assert t.slept == [round(1 / 30, 6), round(5.0 - 1 / 30, 6)]
+
+
+async def test_a_429_on_the_whole_bot_holds_every_chat() -> None:
+    t = Time()
+    limiter = RateLimiter(per_chat_interval=1.0, per_second=30, clock=t.clock, sleep=t.sleep)
+    limiter.back_off("a", 3.0, everyone=True)
+    await limiter.wait("b")
+    assert t.slept == [3.0]
+
+
+async def test_a_shorter_429_never_shortens_a_longer_hold() -> None:
+    t = Time()
+    limiter = RateLimiter(per_chat_interval=0.0, per_second=30, clock=t.clock, sleep=t.sleep)
+    limiter.back_off("a", 5.0)
+    limiter.back_off("a", 1.0)
+    await limiter.wait("a")
+    assert t.slept == [5.0]
