@@ -17,15 +17,22 @@ privileged MESSAGE_CONTENT, without which Discord blanks the text of guild messa
 
 This module only translates, both ways, and keeps the connection alive.
 
-- The client runs as a task of ours (`await client.start(token)`, never `run()`); while Discord
-  cannot be reached at start, the task tries again with a growing pause, and the rest of the
-  service carries on. Once connected, discord.py reconnects and RESUMEs by itself: events sent
-  meanwhile are replayed, and their event keys make any repeat a no-op in the bus.
+- The client runs as a task of ours (`login`, then `connect` on the instance that takes the
+  events, never `run()`); while Discord cannot be reached at start, the task tries again with
+  a growing pause, and the rest of the service carries on. Once connected, discord.py
+  reconnects and RESUMEs by itself: events sent meanwhile are replayed, and their event keys
+  make any repeat a no-op in the bus.
 - A gateway event cannot be refused the way an HTTP webhook can, so handing one to the bus is
-  retried a few times before it is set aside (logged). After a new session (the old one could
-  not be resumed), recent history of the DMs and threads seen so far is read again, for the
-  same reason: what was said while no session existed is fed, and what was already handled is
-  a repeat.
+  retried a few times before it is set aside (logged). Discord never sends an event again, nor
+  keeps one for a bot without a session: so at every new session (each start, and a READY
+  after a session that could not be resumed) the history of the channels the service listens
+  to is read back (`_catch_up`), after the newest message the service committed in each (the
+  `resume_points` bots/ hands in, from the database), and fed like live messages. What was
+  handled already is a repeat its event key makes harmless; live messages of a channel wait
+  until its history is read, so that they come after it, in order. Bounded: the channels with
+  something going on only (storage/resume.py), at most CATCH_UP_LIMIT messages each and
+  CATCH_UP_WINDOW back (well within the week the dedup keys are kept), a few at a time, under
+  discord.py's rate limiting.
 - Buttons are answered in `on_interaction` by their custom_id (`passerelle:<action>`), not by
   View callbacks, so a button sent before a restart still works after it.
 - Nothing of a mentor's Discord self crosses: `platform_user_id` is only used to find who wrote,
@@ -38,9 +45,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import timedelta
 from typing import Any, Literal, TypeVar
 
 import aiohttp
@@ -56,6 +65,7 @@ from core.ports import PermanentFailure, RetryLater, Unreachable
 log = logging.getLogger("passerelle.discord")
 
 MAX_TEXT = 2000
+MAX_FILE_BYTES = 10 * 1024 * 1024  # what a bot may attach on a server without boosts
 MAX_BUTTON_LABEL = 80
 MAX_CUSTOM_ID = 100
 MAX_BUTTONS = 25  # five rows of five
@@ -84,8 +94,20 @@ _MEDIA = (("image/", "photo"), ("video/", "video"), ("audio/", "audio"))
 _STYLES = {"accept": discord.ButtonStyle.success, "decline": discord.ButtonStyle.danger,
            "end": discord.ButtonStyle.danger}
 _REMEMBERED = 1000  # chats / own deletions kept in memory (oldest forgotten first)
+# Reading back at a new session. The window stays well within the week the bus keeps event keys
+# (core.bus.EVENT_KEYS_KEPT): whatever is read again was handled, if it was, recently enough
+# to be recognised. The margin covers a message of one channel still in flight when a newer
+# one of the same person, in another channel, was committed (a thread shares its DM's point).
+CATCH_UP_WINDOW = timedelta(days=3)
+CATCH_UP_MARGIN = timedelta(minutes=10)
+CATCH_UP_LIMIT = 100  # messages per channel: one page of history
+CATCH_UP_CHANNELS = 500  # channels per catch-up, the most recently active first
+CATCH_UP_CONCURRENCY = 4  # history reads at once (discord.py waits out the rate limits)
 
 Feed = Callable[[Inbound], Awaitable[bool]]
+# The channels to read back at a new session, from what the service committed: (DMs, threads),
+# each channel id → the newest message id committed there (None: nothing in the window).
+ResumePoints = Callable[[], Awaitable[tuple[Mapping[str, str | None], Mapping[str, str | None]]]]
 _T = TypeVar("_T")
 Menu = Mapping[str, Mapping[str, str]]  # language → {command: description}
 
@@ -110,7 +132,9 @@ def message_to_inbound(message: discord.Message, bot_id: int | None = None, *,
     Bots (ours included: Discord sends our own messages back) and system messages (pins, calls,
     someone added to a thread) are never listened to.
     """
-    author = message.author
+    author = getattr(message, "author", None)  # unset when the payload had none
+    if author is None:
+        return None
     if dm_channel_id is None and (message.guild is not None or not is_dm(message.channel)):
         return None
     if dm_channel_id is not None and is_dm(message.channel):
@@ -121,7 +145,7 @@ def message_to_inbound(message: discord.Message, bot_id: int | None = None, *,
         return None
     reference = message.reference
     forwarded = reference is not None and reference.type is discord.MessageReferenceType.forward
-    text = message.content or ""
+    text = message.content if isinstance(message.content, str) else ""
     media = None if text else media_kind(message, forwarded=forwarded)
     if not text and media is None:
         return None
@@ -216,11 +240,12 @@ def component_to_inbound(interaction: discord.Interaction, *, dm_channel_id: int
     address, and the thread is where the answer goes."""
     if interaction.type is not discord.InteractionType.component:
         return None
-    custom_id = str((interaction.data or {}).get("custom_id") or "")
+    custom_id = _custom_id(interaction)
     if not custom_id.startswith(ACTION_PREFIX):
         return None
     action = custom_id[len(ACTION_PREFIX):]
-    if not action or interaction.message is None or interaction.channel_id is None:
+    if (not action or interaction.message is None or interaction.channel_id is None
+            or not isinstance(getattr(interaction.user, "id", None), int)):
         return None
     if interaction.guild_id is None and dm_channel_id is None:
         source = Address("discord", str(interaction.channel_id))
@@ -236,6 +261,13 @@ def component_to_inbound(interaction: discord.Interaction, *, dm_channel_id: int
         action=action,
         locale_hint=str(interaction.locale.value) if interaction.locale else None,
     )
+
+
+def _custom_id(interaction: discord.Interaction) -> str:
+    """The pressed component's custom_id; empty when the payload has none (or a broken one)."""
+    data = interaction.data if isinstance(interaction.data, dict) else {}
+    custom_id = data.get("custom_id")
+    return custom_id if isinstance(custom_id, str) else ""
 
 
 def command_to_inbound(interaction: discord.Interaction, name: str, args: str,
@@ -344,6 +376,25 @@ class MenuTranslator(app_commands.Translator):
 
 # The client -------------------------------------------------------------------------------------
 
+# Dispatches that set up the session: a broken one must end the connection, not be skipped.
+_SESSION_EVENTS = frozenset({"READY", "RESUMED"})
+
+
+def _skip_unreadable(event: str, parse: Callable[[Any], None]) -> Callable[[Any], None]:
+    """discord.py's parser for `event`, except that a payload it cannot read is logged and
+    skipped. Unguarded, its exception ends the whole gateway connection (our start loop then
+    reconnects from scratch, seconds without a session) for the sake of one broken event."""
+
+    def parse_or_skip(data: Any) -> None:
+        try:
+            parse(data)
+        except Exception as error:
+            log.warning("event=discord_dispatch_unreadable type=%s error=%s", event,
+                        type(error).__name__)
+
+    return parse_or_skip
+
+
 class _Client(discord.Client):
     """A discord.Client whose events go to the channel (one per attempt to start)."""
 
@@ -352,6 +403,19 @@ class _Client(discord.Client):
         super().__init__(intents=intents, **options)
         self.owner = owner
         self.tree = app_commands.CommandTree(self)
+        parsers = self._connection.parsers  # the gateway reads this very dict
+        for event, parse in list(parsers.items()):
+            if event not in _SESSION_EVENTS:
+                parsers[event] = _skip_unreadable(event, parse)
+        parse_ready = parsers["READY"]
+
+        def ready_then_read_back(data: Any) -> None:
+            # Here, not in on_ready (dispatched later, after the guilds): the live messages
+            # parsed after READY must find their channels' turns already taken.
+            parse_ready(data)
+            owner._new_session()
+
+        parsers["READY"] = ready_then_read_back
 
     async def setup_hook(self) -> None:
         await self.owner._setup_commands()
@@ -385,6 +449,8 @@ class _Client(discord.Client):
 class DiscordChannel:
     platform = "discord"
     max_text = MAX_TEXT
+    max_caption = MAX_TEXT  # a file goes in a message of its own, the text as its content
+    max_file_bytes = MAX_FILE_BYTES
     # Discord allows about 5 messages per 5 s in one channel (discord.py also waits when the
     # bucket headers say so) and about 50 requests a second for the whole bot.
     min_chat_interval = 0.25
@@ -395,9 +461,11 @@ class DiscordChannel:
         menu: Menu | None = None, default_language: str = "fr",
         mentor_channel_id: int | None = None, identify_pause: float = 5.0,
         max_ratelimit_timeout: float = 30.0,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, consume: bool = True,
+        resume_points: ResumePoints | None = None,
     ) -> None:
         self.token = token
+        self.resume_points = resume_points  # None: only the channels met since the start
         self.api_base_url = _api_base(api_base_url) if api_base_url else None
         self.gateway_url = gateway_url
         self.mentor_channel_id = mentor_channel_id
@@ -425,8 +493,18 @@ class DiscordChannel:
         self._not_threads: dict[int, None] = {}
         self._dm_instead: dict[int, None] = {}
         self._opening: dict[tuple[str, str], discord.Thread] = {}
-        self._ready_once = False
         self._connected = False  # this client got READY (a later failure backs off afresh)
+        # Reading back at a new session (_catch_up): closed while it finds out which channels
+        # to read, then each of those channels' turn, taken until its history was fed.
+        self._gate = asyncio.Event()
+        self._gate.set()
+        self._turns: dict[int, asyncio.Event] = {}
+        self._catching: asyncio.Task[None] | None = None
+        # The gateway allows one consumer per bot: with several instances, the leader's only
+        # (bots/leadership.py); the others log in for sending (REST) and nothing else.
+        self._consuming = asyncio.Event()
+        if consume:
+            self._consuming.set()
 
     @property
     def threads(self) -> bool:
@@ -491,7 +569,9 @@ class DiscordChannel:
         while True:
             self._connected = False
             try:
-                await self.client.start(self.token)
+                await self.client.login(self.token)  # REST: what sending needs
+                await self._consuming.wait()
+                await self.client.connect(reconnect=True)  # the gateway: events come in
                 return  # closed by stop()
             except asyncio.CancelledError:
                 raise
@@ -515,13 +595,34 @@ class DiscordChannel:
             await self._sleep(delay)
             self.client = self._new_client()
 
+    async def start_consuming(self) -> None:
+        """Open the gateway (once logged in): this instance now takes Discord's events."""
+        self._consuming.set()
+
+    async def stop_consuming(self) -> None:
+        """Close the gateway (another instance takes over) and log in again, to send only."""
+        self._consuming.clear()
+        await self._stop_catching_up()  # the next leader reads back from where we were
+        if self._task is None:
+            return
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await self.client.close()
+        self.client = self._new_client()
+        self._task = asyncio.create_task(self._run(), name="discord")
+
     def healthy(self) -> bool:
-        """Connected to the gateway: what /healthz reports for this platform."""
-        return self.client.is_ready() and not self.client.is_closed()
+        """Logged in, and connected to the gateway when taking events: what /healthz reports
+        for this platform."""
+        up = self.client.is_ready() if self._consuming.is_set() else self.client.user is not None
+        return up and not self.client.is_closed()
 
     async def stop(self) -> None:
         # Events being handed to the bus finish first (they are short), while the client can
         # still answer their interactions; then the connection closes, nothing left behind.
+        # A reading back is not waited for: what it did not feed is read at the next start.
+        await self._stop_catching_up()
         pending = self._handlers | self._cosmetics
         if pending:
             _, late = await asyncio.wait(pending, timeout=5)
@@ -542,52 +643,55 @@ class DiscordChannel:
     async def _on_ready(self) -> None:
         log.info("event=discord_ready")
         self._connected = True
-        if self._ready_once:  # a new session: what was said without one was not sent to us
-            await self._tracked(self._catch_up())
-        self._ready_once = True
 
     async def _on_message(self, message: discord.Message) -> None:
-        await self._tracked(self._receive(message))
+        await self._tracked(self._live(message))
 
-    async def _receive(self, message: discord.Message, *, edited: bool = False) -> None:
+    async def _live(self, message: discord.Message, *, edited: bool = False) -> None:
+        """A message as the gateway sends it: after its channel's history, when being read."""
+        await self._wait_turn(message.channel.id)
+        await self._receive(message, edited=edited)
+
+    async def _receive(self, message: discord.Message, *, edited: bool = False) -> bool:
+        """Feed one message (live or read back); True when the bus took it as new."""
         if not is_dm(message.channel):
-            await self._receive_in_thread(message, edited=edited)
-            return
+            return await self._receive_in_thread(message, edited=edited)
         inbound = message_to_inbound(message, self._bot_id(), edited=edited)
         if inbound is None:
-            return
+            return False
         self._remember_chat(message.channel.id, message.author.id, message.id)
-        await self._submit(inbound)
+        return await self._submit(inbound)
 
-    async def _receive_in_thread(self, message: discord.Message, *, edited: bool) -> None:
+    async def _receive_in_thread(self, message: discord.Message, *, edited: bool) -> bool:
         """A message in a server: fed only when it was written in one of the mentors'
         channel's private threads by the mentor it was opened for (a moderator who can see
         every private thread does not speak for that match)."""
-        author = message.author
-        if not self.threads or author.bot or author.system or author.id == self._bot_id():
-            return  # before any request: our own echoes come here too
+        author = getattr(message, "author", None)
+        if (author is None or not self.threads or author.bot or author.system
+                or author.id == self._bot_id()):
+            return False  # before any request: our own echoes come here too
         thread = await self._mentor_thread(message.channel)
         if thread is None:
             log.debug("event=discord_guild_message_ignored")
-            return
+            return False
         mentor = await self._thread_mentor(thread)
         if mentor is not None and mentor != author.id:
             log.warning("event=discord_thread_message_ignored reason=not_its_mentor")
-            return
+            return False
         dm = await self._dm_with(author.id)
         if dm is None:
-            return
+            return False
         inbound = message_to_inbound(message, self._bot_id(), edited=edited, dm_channel_id=dm)
         if inbound is None:
-            return
+            return False
         self._remember_thread(thread.id, author.id, message.id)
-        await self._submit(inbound)
+        return await self._submit(inbound)
 
     async def _on_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
         before, after = payload.cached_message, payload.message
         if before is not None and before.content == after.content:
             return  # not a change of text (an embed, a pin)
-        await self._tracked(self._receive(after, edited=True))
+        await self._tracked(self._live(after, edited=True))
 
     async def _on_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
         if payload.message_id in self._own_deletions:
@@ -596,6 +700,7 @@ class DiscordChannel:
         cached = payload.cached_message
         if cached is not None and (cached.author.bot or cached.author.id == self._bot_id()):
             return
+        await self._wait_turn(payload.channel_id)  # after the message, if it is being read back
         if payload.guild_id is not None:
             if self.threads:
                 await self._tracked(self._deleted_in_thread(payload))
@@ -631,7 +736,7 @@ class DiscordChannel:
     async def _on_interaction(self, interaction: discord.Interaction) -> None:
         if interaction.type is not discord.InteractionType.component:
             return  # slash commands: the CommandTree calls _on_command
-        custom_id = str((interaction.data or {}).get("custom_id") or "")
+        custom_id = _custom_id(interaction)
         if not custom_id.startswith(ACTION_PREFIX):
             return  # not ours
         try:
@@ -840,29 +945,129 @@ class DiscordChannel:
         _forget_oldest(self._dm_users)
         return channel.recipient.id
 
+    # reading back at a new session -----------------------------------------------------------
+    def _new_session(self) -> None:
+        """READY (a new session, at start or after one that could not be resumed; a RESUME
+        replays what was missed and comes here not): read back what no session heard. Called
+        as READY is parsed, before any later event: live messages wait for the gate."""
+        self._gate.clear()
+        if self._catching is not None:
+            self._catching.cancel()  # a session lost mid-way: the new one reads it all again
+        self._catching = asyncio.create_task(self._catch_up(), name="discord-catch-up")
+
+    async def _stop_catching_up(self) -> None:
+        catching = self._catching
+        if catching is not None:
+            catching.cancel()
+            await asyncio.gather(catching, return_exceptions=True)
+
+    async def _wait_turn(self, channel_id: int) -> None:
+        """Until the channel's history is read back, if it is being read (live events wait,
+        in the order they came, so that they follow what was said before them)."""
+        while True:
+            if not self._gate.is_set():
+                await self._gate.wait()
+                continue
+            turn = self._turns.get(channel_id)
+            if turn is None or turn.is_set():
+                return
+            await turn.wait()
+
     async def _catch_up(self) -> None:
-        """Read the DMs and threads seen so far again since their last message we handled:
-        Discord keeps no event for a bot without a session. Repeats are recognised by their
-        event keys."""
-        for channel_id, last in list(self._seen.items()):
+        """Read back the channels the service listens to, each after its newest message
+        committed (see the module doc), and feed what is there like live messages."""
+        me = asyncio.current_task()
+        taken: dict[int, asyncio.Event] = {}
+        try:
+            plan = await self._catch_up_plan()
+            for channel_id, _, _ in plan:
+                taken[channel_id] = self._turns[channel_id] = asyncio.Event()
+            self._gate.set()
+            pace = asyncio.Semaphore(CATCH_UP_CONCURRENCY)
+
+            async def read(channel_id: int, thread: bool, after: int) -> int:
+                try:
+                    async with pace:
+                        return await self._read_back(channel_id, thread, after)
+                finally:
+                    self._give_turn(channel_id, taken.pop(channel_id))
+
+            fed = await asyncio.gather(*(read(*entry) for entry in plan))
+            log.info("event=discord_caught_up channels=%d messages=%d", len(plan), sum(fed))
+        except Exception as error:  # the service runs on; live messages are not held
+            log.error("event=discord_catch_up_failed error=%s", type(error).__name__)
+        finally:
+            for channel_id, turn in taken.items():
+                self._give_turn(channel_id, turn)
+            if self._catching is me:  # not replaced by a newer session's
+                self._gate.set()
+                self._catching = None
+
+    def _give_turn(self, channel_id: int, turn: asyncio.Event) -> None:
+        turn.set()
+        if self._turns.get(channel_id) is turn:
+            del self._turns[channel_id]
+
+    async def _catch_up_plan(self) -> list[tuple[int, bool, int]]:
+        """(channel, is a thread, read after this id): the channels the service knows of
+        (bots/ asks the database), from a little before their newest message committed (see
+        CATCH_UP_MARGIN); and those met since the start, from their last message fed (what
+        this process fed before is handled or still being retried); never further back than
+        CATCH_UP_WINDOW."""
+        floor = discord.utils.time_snowflake(discord.utils.utcnow() - CATCH_UP_WINDOW)
+        margin = int(CATCH_UP_MARGIN.total_seconds() * 1000) << 22
+        plan: dict[int, tuple[bool, int]] = {}
+        if self.resume_points is not None:
             try:
-                channel: discord.abc.Messageable
-                if channel_id in self._threads:  # as a Thread: its messages say where they are
-                    found = self.client.get_channel(channel_id)
-                    if not isinstance(found, discord.Thread):
-                        found = await self.client.fetch_channel(channel_id)
-                    if not isinstance(found, discord.Thread):
-                        continue
-                    channel = found
-                else:
-                    channel = self.client.get_partial_messageable(
-                        channel_id, type=discord.ChannelType.private)
-                async for message in channel.history(after=discord.Object(last),
-                                                     oldest_first=True, limit=100):
-                    await self._receive(message)
-            except (discord.HTTPException, aiohttp.ClientError) as error:
-                log.warning("event=discord_catch_up_failed error=%s", type(error).__name__)
-        log.info("event=discord_caught_up chats=%d", len(self._seen))
+                dms, threads = await self.resume_points()
+            except Exception as error:  # the database is down: the channels met, at least
+                log.error("event=discord_resume_points_unknown error=%s", type(error).__name__)
+                dms, threads = {}, {}
+            known = [(c, False, p) for c, p in dms.items()]
+            if self.threads:
+                known += [(c, True, p) for c, p in threads.items()]
+            for channel, thread, point in known:
+                last = _as_id(point)
+                if channel.isdigit() and int(channel) not in self._dm_instead:
+                    plan[int(channel)] = (thread, floor if last is None else
+                                          max(floor, last - margin))
+        for channel_id, last in self._seen.items():
+            thread, after = plan.get(channel_id, (channel_id in self._threads, floor))
+            plan[channel_id] = (thread, max(after, last))
+        return [(channel_id, thread, after) for channel_id, (thread, after) in plan.items()]
+
+    async def _read_back(self, channel_id: int, thread: bool, after: int) -> int:
+        """Feed a channel's messages written after `after`, oldest first; how many were new.
+        A channel Discord refuses (deleted, the bot's access gone) is logged and skipped."""
+        fed = 0
+        try:
+            channel: discord.abc.Messageable
+            if thread:  # as a Thread: its messages say where they are
+                found = self.client.get_channel(channel_id)
+                if not isinstance(found, discord.Thread):
+                    found = await self.client.fetch_channel(channel_id)
+                if not isinstance(found, discord.Thread):
+                    return 0
+                channel = found
+            else:
+                channel = self.client.get_partial_messageable(
+                    channel_id, type=discord.ChannelType.private)
+            async for message in channel.history(after=discord.Object(after),
+                                                 oldest_first=True, limit=CATCH_UP_LIMIT):
+                fed += await self._read_again(message)
+        except (discord.HTTPException, aiohttp.ClientError) as error:
+            log.warning("event=discord_catch_up_channel_failed error=%s",
+                        type(error).__name__)
+        return fed
+
+    async def _read_again(self, message: discord.Message) -> int:
+        """One message read back: new, it is fed as it is now (edits included); known, its
+        latest edit is fed (each edit has its own key: one handled already is a repeat)."""
+        if await self._receive(message):
+            return 1
+        if message.edited_at is not None and await self._receive(message, edited=True):
+            return 1
+        return 0
 
     # slash commands -------------------------------------------------------------------------
     def _description(self, key: str) -> app_commands.locale_str:
@@ -956,9 +1161,18 @@ class DiscordChannel:
 
     def _post(self, channel: discord.PartialMessageable | discord.Thread, message: Outbound
               ) -> Awaitable[discord.Message]:
+        """Send a message (with its file: a new discord.File on each call, since a file that
+        was read once, by a try that failed, reads empty)."""
+        file = message.attachment
+        if file is None:
+            return channel.send(
+                message.text, view=view_for(message.buttons),  # type: ignore[arg-type]
+                reference=reference_for(message, channel.id),  # type: ignore[arg-type]
+            )
         return channel.send(
-            message.text, view=view_for(message.buttons),  # type: ignore[arg-type]
+            message.text or None, view=view_for(message.buttons),  # type: ignore[arg-type]
             reference=reference_for(message, channel.id),  # type: ignore[arg-type]
+            file=discord.File(io.BytesIO(file.data), filename=file.name),
         )
 
     async def _in_place(self, message: Outbound,
@@ -1101,6 +1315,10 @@ def _api_base(url: str) -> str:
     """The REST root as discord.py wants it (…/api/v10); a bare host gets the version added."""
     url = url.rstrip("/")
     return url if _API_VERSION.search(url) else f"{url}/api/v10"
+
+
+def _as_id(value: str | None) -> int | None:
+    return int(value) if value is not None and value.isdigit() else None
 
 
 def _forget_oldest(kept: dict[Any, Any]) -> None:

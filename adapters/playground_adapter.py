@@ -11,19 +11,22 @@ import asyncio
 import contextlib
 import itertools
 import re
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 
-from core.model import Address, Inbound, Outbound
+from core.model import Address, Attachment, Inbound, Outbound
 
 PAGE = Path(__file__).with_name("playground_page.html")
 MAX_TEXT = 4000
 MAX_INPUT = 20_000
 LONG_POLL_SECONDS = 20.0
+MAX_FILE_BYTES = 10 * 1024 * 1024  # the playground keeps files in memory
+KEPT_FILES = 200  # the most recent files stay downloadable (a demo's screen, not the record)
 _USER = re.compile(r"^[A-Za-z0-9_\-]{1,32}$")
 
 Feed = Callable[[Inbound], Awaitable[bool]]
@@ -32,11 +35,13 @@ Feed = Callable[[Inbound], Awaitable[bool]]
 class PlaygroundChannel:
     platform = "playground"
     max_text = MAX_TEXT
+    max_file_bytes = MAX_FILE_BYTES
 
     def __init__(self) -> None:
         self._ids = itertools.count(1)
         self.chats: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self._changed = asyncio.Condition()
+        self.files: OrderedDict[str, tuple[str, Attachment]] = OrderedDict()  # id → (chat, file)
 
     async def start(self, feed: Feed) -> None:  # the HTTP routes feed the bus instead
         return None
@@ -45,13 +50,29 @@ class PlaygroundChannel:
         return None
 
     async def send(self, message: Outbound) -> str:
-        entry = {
+        entry: dict[str, Any] = {
             "id": f"m{next(self._ids)}", "from": "bot", "text": message.text,
             "buttons": [{"label": b.label, "action": b.action} for b in message.buttons],
             "reply_to": message.reply_to,
         }
+        if message.attachment is not None:
+            entry["file"] = self._keep(message.to.chat_id, entry["id"], message.attachment)
         await self._append(message.to.chat_id, entry)
         return entry["id"]
+
+    def _keep(self, chat: str, message_id: str, file: Attachment) -> dict[str, Any]:
+        """Keep a file for its chat to download (the page shows a link): its name, type, size
+        and where to get it."""
+        self.files[message_id] = (chat, file)
+        while len(self.files) > KEPT_FILES:
+            self.files.popitem(last=False)
+        return {"name": file.name, "type": file.mime, "size": len(file.data),
+                "url": f"/api/playground/{quote(chat)}/files/{message_id}"}
+
+    def file(self, chat: str, message_id: str) -> Attachment | None:
+        """A file sent to `chat` (None: unknown, forgotten, or another chat's)."""
+        kept = self.files.get(message_id)
+        return kept[1] if kept is not None and kept[0] == chat else None
 
     async def edit(self, message: Outbound) -> None:
         """The page shows the new text in place of the old (an event it applies)."""
@@ -135,11 +156,21 @@ def routes(channel: PlaygroundChannel, feed: Feed) -> list[web.RouteDef]:
         entries = await channel.history(user, after, wait)
         return web.json_response({"messages": entries, "next": after + len(entries)})
 
+    async def download(request: web.Request) -> web.Response:
+        file = channel.file(request.match_info["user"], request.match_info["file_id"])
+        if file is None:
+            return web.json_response({"error": "no such file"}, status=404)
+        return web.Response(body=file.data, content_type=file.mime, headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(file.name)}",
+            "Cache-Control": "no-store",
+        })
+
     return [
         web.get("/", page),
         web.get("/playground", page),
         web.post("/api/playground/{user}/messages", post),
         web.get("/api/playground/{user}/messages", poll),
+        web.get("/api/playground/{user}/files/{file_id}", download),
     ]
 
 

@@ -26,7 +26,7 @@ from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
@@ -41,6 +41,8 @@ COMMAND = "/passerelle"
 SECTION_LIMIT = 3000  # characters in one section block
 MAX_TEXT = 4 * SECTION_LIMIT  # one message: a few sections; longer text goes as several
 MAX_BUTTON_LABEL = 75
+MAX_COMMENT = 4000  # a file's initial comment (Slack advises 4,000 characters for a text)
+MAX_FILE_BYTES = 1024 * 1024 * 1024  # what files.getUploadURLExternal takes: 1 GB
 ACTION_PREFIX = "passerelle-"
 # The recipient is gone for good (until they write again): deactivated, or the DM closed.
 UNREACHABLE = frozenset({
@@ -96,58 +98,59 @@ def event_to_inbound(body: dict[str, Any], bot_user_id: str | None = None) -> In
     """A Slack `message` event → the core's Inbound; None for what the service does not handle.
 
     Only direct messages with the app count: in a channel, a student's words would be read by
-    everyone in it. Bots (ours included) are never listened to.
+    everyone in it. Bots (ours included) are never listened to. A payload broken on the way
+    (a field of the wrong type) reads as one without that field: None, never an exception.
     """
-    event = body.get("event") or {}
+    event = _obj(_obj(body).get("event"))
     if event.get("type") != "message" or event.get("channel_type") not in (None, "im"):
         return None
-    channel = str(event.get("channel") or "")
+    channel = _id(event.get("channel"))
     if not channel.startswith("D"):
         return None
-    team = body.get("team_id", "")
+    team = _id(body.get("team_id"))
     subtype = event.get("subtype")
     if subtype == "message_changed":  # one message may be edited many times: key the event
-        key = f"slack:{team}:{body.get('event_id') or event.get('event_ts')}"
+        key = f"slack:{team}:{_id(body.get('event_id')) or _id(event.get('event_ts'))}"
         return _edited(key, channel, event, bot_user_id)
     # A message (and its deletion) happens once: keyed by where and when it was written, a
     # retry is recognised whatever event id it comes under.
     if subtype == "message_deleted":
-        key = f"slack:{team}:deleted:{channel}:{event.get('deleted_ts')}"
-        previous = event.get("previous_message") or {}
-        user = previous.get("user")
+        deleted = _id(event.get("deleted_ts"))
+        key = f"slack:{team}:deleted:{channel}:{deleted}"
+        previous = _obj(event.get("previous_message"))
+        user = _id(previous.get("user"))
         if not user or previous.get("bot_id") or user == bot_user_id:
             return None
-        return Inbound(key, Address("slack", channel), str(user),
-                       message_id=str(event.get("deleted_ts") or previous.get("ts") or ""),
-                       deleted=True)
+        return Inbound(key, Address("slack", channel), user,
+                       message_id=deleted or _id(previous.get("ts")), deleted=True)
     if subtype not in (None, "file_share", "thread_broadcast", "me_message"):
         return None  # joins, bot messages, channel changes…
-    key = f"slack:{team}:message:{channel}:{event.get('ts')}"
+    key = f"slack:{team}:message:{channel}:{_id(event.get('ts'))}"
     return _message(key, channel, event, bot_user_id)
 
 
 def _message(key: str, channel: str, message: dict[str, Any], bot_user_id: str | None,
              *, edited: bool = False) -> Inbound | None:
-    user = message.get("user")
+    user = _id(message.get("user"))
     if not user or message.get("bot_id") or user == bot_user_id:
         return None
-    text = str(message.get("text") or "")
-    media = _media_kind(message.get("files") or [])
+    text = _id(message.get("text"))
+    media = _media_kind(message.get("files"))
     if media is None and not text:
         return None
-    ts = str(message.get("ts") or "")
-    thread = message.get("thread_ts")
-    thread = str(thread) if thread and thread != ts else None
+    ts = _id(message.get("ts"))
+    thread = _id(message.get("thread_ts"))
+    thread = thread if thread and thread != ts else None
     return Inbound(
-        event_key=key, source=Address("slack", channel, thread), platform_user_id=str(user),
+        event_key=key, source=Address("slack", channel, thread), platform_user_id=user,
         text=text, message_id=ts, reply_to=thread, edited=edited, media=media,
     )
 
 
 def _edited(key: str, channel: str, event: dict[str, Any], bot_user_id: str | None
             ) -> Inbound | None:
-    message = event.get("message") or {}
-    previous = event.get("previous_message") or {}
+    message = _obj(event.get("message"))
+    previous = _obj(event.get("previous_message"))
     # Slack also sends message_changed when a link unfurls or a thread gets a reply: the text
     # is the same then, and there is nothing to pass on.
     if message.get("text") == previous.get("text"):
@@ -155,46 +158,61 @@ def _edited(key: str, channel: str, event: dict[str, Any], bot_user_id: str | No
     return _message(key, channel, message, bot_user_id, edited=True)
 
 
-def _media_kind(files: list[dict[str, Any]]) -> str | None:
-    if not files:
+def _media_kind(files: object) -> str | None:
+    if not files or not isinstance(files, list):
         return None
-    mimetype = str(files[0].get("mimetype") or "")
+    mimetype = _id(_obj(files[0]).get("mimetype"))
     for prefix, kind in _FILE_KINDS:
         if mimetype.startswith(prefix):
             return kind
     return "document"
 
 
+def _obj(value: object) -> dict[str, Any]:
+    """`value` if it is a JSON object, else an empty one: in a payload broken on the way, a
+    field of the wrong type reads as a missing one instead of raising."""
+    return value if isinstance(value, dict) else {}
+
+
+def _id(value: object) -> str:
+    """A string field (Slack's ids, timestamps and texts are all strings); else empty."""
+    return value if isinstance(value, str) else ""
+
+
 def action_to_inbound(body: dict[str, Any]) -> Inbound | None:
     """A button press (`block_actions`) → Inbound whose action is the button's value."""
-    actions = body.get("actions") or []
-    user = (body.get("user") or {}).get("id")
-    container = body.get("container") or {}
-    channel = str(container.get("channel_id") or (body.get("channel") or {}).get("id") or "")
-    if not actions or not user or not channel.startswith("D"):
+    body = _obj(body)
+    actions = body.get("actions")
+    user = _id(_obj(body.get("user")).get("id"))
+    container = _obj(body.get("container"))
+    channel = _id(container.get("channel_id")) or _id(_obj(body.get("channel")).get("id"))
+    if not actions or not isinstance(actions, list) or not user or not channel.startswith("D"):
         return None
-    action = actions[0]
-    value = action.get("value")
+    action = _obj(actions[0])
+    value = _id(action.get("value"))
     if not value:
         return None
-    message = body.get("message") or {}
-    ts = str(container.get("message_ts") or message.get("ts") or "")
-    thread = message.get("thread_ts")
-    thread = str(thread) if thread and thread != ts else None
-    private = str(user) if container.get("is_ephemeral") else None
-    key = (f"slack:{(body.get('team') or {}).get('id', '')}:action:{user}:"
-           f"{action.get('action_ts') or body.get('trigger_id')}")
-    return Inbound(key, Address("slack", channel, thread, private), str(user),
-                   message_id=ts, action=str(value))
+    message = _obj(body.get("message"))
+    ts = _id(container.get("message_ts")) or _id(message.get("ts"))
+    thread = _id(message.get("thread_ts"))
+    thread = thread if thread and thread != ts else None
+    private = user if container.get("is_ephemeral") else None
+    key = (f"slack:{_id(_obj(body.get('team')).get('id'))}:action:{user}:"
+           f"{_id(action.get('action_ts')) or _id(body.get('trigger_id'))}")
+    return Inbound(key, Address("slack", channel, thread, private), user,
+                   message_id=ts, action=value)
 
 
-def command_to_inbound(form: dict[str, Any], dm_channel: str) -> Inbound:
+def command_to_inbound(form: dict[str, Any], dm_channel: str) -> Inbound | None:
     """`/passerelle pause` → the core's `/pause`, answered privately in the user's DM with the
-    app (wherever it was typed: a channel must never become anyone's address)."""
-    words = str(form.get("text") or "").strip()
+    app (wherever it was typed: a channel must never become anyone's address). None without
+    a user (a broken form: nobody to answer)."""
+    words = _id(form.get("text")).strip()
     text = f"/{words}" if words else "/help"
-    user = str(form.get("user_id") or "")
-    key = f"slack:{form.get('team_id', '')}:command:{form.get('trigger_id')}"
+    user = _id(form.get("user_id"))
+    if not user or not dm_channel:
+        return None
+    key = f"slack:{_id(form.get('team_id'))}:command:{_id(form.get('trigger_id'))}"
     return Inbound(key, Address("slack", dm_channel, None, user), user, text=text,
                    message_id="")
 
@@ -202,7 +220,8 @@ def command_to_inbound(form: dict[str, Any], dm_channel: str) -> Inbound:
 def translate_error(error: SlackApiError) -> Exception:
     """Slack's errors → what the delivery workers know how to handle."""
     status = error.response.status_code
-    code = str(error.response.get("error") or "")
+    data = error.response.data  # not JSON (an HTML page from Slack's edge): a str
+    code = str(data.get("error") or "") if isinstance(data, dict) else ""
     if status == 429 or code == "ratelimited":
         retry_after = error.response.headers.get("Retry-After") or error.response.headers.get(
             "retry-after")
@@ -225,6 +244,9 @@ class SlackChannel:
     max_text = MAX_TEXT
     text_length = staticmethod(escaped_length)
     threads = True  # each match is a thread under its first message
+    max_caption = MAX_COMMENT
+    max_file_bytes = MAX_FILE_BYTES
+    file_buttons = False  # an upload's comment carries no blocks: buttons go with the text
     min_chat_interval = 1.0  # chat.postMessage: about one message a second per channel
     max_per_second = 20.0  # and the workspace-wide burst Slack tolerates
 
@@ -288,9 +310,19 @@ class SlackChannel:
     async def _on_command(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any]
                           ) -> None:
         await ack()
-        user = str(body.get("user_id") or "")
-        dm = await self._dm_of(user, str(body.get("channel_id") or ""))
-        await self._submit(command_to_inbound(body, dm))
+        user = _id(body.get("user_id"))
+        if not user:
+            log.warning("event=slack_command_refused reason=no_user")
+            return
+        try:
+            dm = await self._dm_of(user, _id(body.get("channel_id")))
+        except (RetryLater, PermanentFailure, Unreachable) as error:
+            # Nowhere to answer: Slack does not send a slash command again, so say it here.
+            log.warning("event=slack_command_refused reason=no_dm error=%s", error)
+            return
+        inbound = command_to_inbound(body, dm)
+        if inbound is not None:
+            await self._submit(inbound)
 
     async def _submit(self, inbound: Inbound) -> bool:
         if self._feed is None:
@@ -399,6 +431,8 @@ class SlackChannel:
 
     # delivery -------------------------------------------------------------------------------
     async def send(self, message: Outbound) -> str:
+        if message.attachment is not None:
+            return await self._upload(message)
         to = message.to
         text = escape(message.text)
         blocks = blocks_for(message.text, message.buttons)
@@ -411,6 +445,26 @@ class SlackChannel:
             channel=to.chat_id, text=text, blocks=blocks, thread_ts=to.thread_id,
             unfurl_links=False, unfurl_media=False))
         return str(sent["ts"])
+
+    async def _upload(self, message: Outbound) -> str:
+        """A file, through Slack's upload flow (files.getUploadURLExternal, the bytes posted to
+        the URL it gives, files.completeUploadExternal sharing it in the DM or thread), the
+        text as its comment. A private answer (a slash command's) is shared in the person's DM
+        with the app all the same: an ephemeral message cannot carry a file, and that DM is
+        theirs alone. Slack shares the file after answering, so what is returned is the file's
+        id, unless the answer already says the message's ts."""
+        file = message.attachment
+        assert file is not None
+        to = message.to
+        try:
+            done = await self._call(self.client.files_upload_v2(
+                channel=to.chat_id, file=file.data, filename=file.name, title=file.name,
+                initial_comment=escape(message.text) if message.text else None,
+                thread_ts=to.thread_id))
+        except SlackRequestError as error:  # the upload URL refused the bytes
+            raise RetryLater(f"slack upload: {str(error)[:80]}") from error
+        uploaded = (done.get("files") or [{}])[0]
+        return _shared_ts(uploaded, to.chat_id) or str(uploaded.get("id") or "")
 
     async def edit(self, message: Outbound) -> None:
         assert message.edit_of is not None
@@ -438,6 +492,15 @@ class SlackChannel:
             raise RetryLater(f"slack network: {type(error).__name__}") from error
 
 
+def _shared_ts(file: dict[str, Any], channel: str) -> str | None:
+    """The ts of the message that shared `file` in `channel`, when Slack said it."""
+    for scope in ("private", "public"):
+        shares = ((file.get("shares") or {}).get(scope) or {}).get(channel) or []
+        if shares and shares[0].get("ts"):
+            return str(shares[0]["ts"])
+    return None
+
+
 def _retry_number(headers: dict[str, Any]) -> int:
     """`x-slack-retry-num` as a number: Socket Mode sends "0" on the first delivery."""
     value = headers.get("x-slack-retry-num")
@@ -456,11 +519,21 @@ def events_routes(channel: SlackChannel) -> list[web.RouteDef]:
     the signature and the timestamp (401 otherwise) before anything is handled."""
 
     async def receive(request: web.Request) -> web.Response:
-        raw = await request.text()
-        bolt_request = AsyncBoltRequest(
-            body=raw, query=request.query_string,
-            headers={k.lower(): v for k, v in request.headers.items()},
-        )
+        try:
+            raw = (await request.read()).decode("utf-8")
+            # Bolt parses the body as it builds the request, before checking the signature:
+            # a body that is not a JSON object (or a form) raises here, forged or not, with
+            # whatever its parsing met (JSONDecodeError, AttributeError for a JSON list…).
+            bolt_request = AsyncBoltRequest(
+                body=raw, query=request.query_string,
+                headers={k.lower(): v for k, v in request.headers.items()},
+            )
+        except web.HTTPException:
+            raise  # 413: over the server's size limit
+        except Exception as error:
+            log.warning("event=slack_request_refused reason=body error=%s remote=%s",
+                        type(error).__name__, request.remote)
+            return web.Response(status=400, text="unreadable body")
         response = await channel.app.async_dispatch(bolt_request)
         if response.status == 401:
             log.warning("event=slack_request_refused reason=signature remote=%s",

@@ -21,6 +21,7 @@ from telegram import (
     BotCommand,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputFile,
     ReplyParameters,
     Update,
 )
@@ -43,6 +44,8 @@ from core.text import utf16_length
 log = logging.getLogger("passerelle.telegram")
 
 MAX_TEXT = 4096
+MAX_CAPTION = 1024  # a document's caption, in the same UTF-16 units
+MAX_FILE_BYTES = 50 * 1024 * 1024  # what a bot may upload (sendDocument)
 MAX_TRIES = 5  # an update failing this often is set aside rather than block the others
 WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -70,34 +73,60 @@ def to_inbound(update: Update, bot_id: str = "") -> Inbound | None:
     if update.callback_query is not None:
         query = update.callback_query
         message = query.message
-        if message is None or query.data is None or message.chat.type != "private":
+        chat, user = _private_chat(message), _user_id(query.from_user)
+        if chat is None or user is None or not isinstance(query.data, str) or not query.data:
             return None
         return Inbound(
-            event_key=key, source=Address("telegram", str(message.chat.id)),
-            platform_user_id=str(query.from_user.id), message_id=str(message.message_id),
-            action=query.data, locale_hint=query.from_user.language_code,
+            event_key=key, source=Address("telegram", chat),
+            platform_user_id=user, message_id=str(message.message_id),  # type: ignore[union-attr]
+            action=query.data, locale_hint=_language(query.from_user),
         )
     message = update.message or update.edited_message
-    if message is None or message.from_user is None or message.from_user.is_bot:
+    user = _user_id(getattr(message, "from_user", None))
+    chat = _private_chat(message)
+    if message is None or user is None or chat is None or message.from_user.is_bot:
         return None
-    if message.chat.type != "private":
-        return None
-    text = message.text or message.caption or ""
-    media = None if message.text else _media_kind(message)
+    text = next((t for t in (message.text, message.caption) if isinstance(t, str) and t), "")
+    media = None if isinstance(message.text, str) and message.text else _media_kind(message)
     if media is None and not text:
         return None  # a service message (pinned, timer changed…): nothing a person said
     reply = message.reply_to_message
     return Inbound(
         event_key=key,
-        source=Address("telegram", str(message.chat.id)),
-        platform_user_id=str(message.from_user.id),
+        source=Address("telegram", chat),
+        platform_user_id=user,
         text=text,
         message_id=str(message.message_id),
         reply_to=str(reply.message_id) if reply is not None else None,
-        locale_hint=message.from_user.language_code,
+        locale_hint=_language(message.from_user),
         edited=update.edited_message is not None,
         media=media,
     )
+
+
+def _private_chat(message: object) -> str | None:
+    """The chat's id when `message` was written in a private chat with a person, else None.
+
+    Telegram's ids are numbers: anything else (a payload broken on the way) is no address."""
+    chat = getattr(message, "chat", None)
+    chat_id = getattr(chat, "id", None)
+    if getattr(chat, "type", None) != "private" or not _is_number(chat_id):
+        return None
+    return str(chat_id)
+
+
+def _user_id(user: object) -> str | None:
+    user_id = getattr(user, "id", None)
+    return str(user_id) if _is_number(user_id) else None
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _language(user: object) -> str | None:
+    code = getattr(user, "language_code", None)
+    return code if isinstance(code, str) and code else None
 
 
 def _media_kind(message: object) -> str | None:
@@ -152,6 +181,8 @@ class TelegramChannel:
     platform = "telegram"
     max_text = MAX_TEXT
     text_length = staticmethod(utf16_length)  # Telegram counts UTF-16 units
+    max_caption = MAX_CAPTION
+    max_file_bytes = MAX_FILE_BYTES
     min_chat_interval = 1.0  # Telegram: about one message a second in one chat
     max_per_second = 30.0  # and about thirty a second for the whole bot
 
@@ -159,7 +190,7 @@ class TelegramChannel:
         self, token: str, *, base_url: str | None = None, webhook_url: str | None = None,
         webhook_secret: str | None = None, menu: Menu | None = None,
         poll_timeout: int = 25, request_timeout: float = 10.0,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, consume: bool = True,
     ) -> None:
         base = (base_url or "https://api.telegram.org").rstrip("/")
         base = base.removesuffix("/bot")  # PTB's own convention ends in /bot; ours is the root
@@ -181,12 +212,40 @@ class TelegramChannel:
         self.bot_id = token.split(":", 1)[0]
         self._polling: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        # Long polling allows one consumer per bot: with several instances, the leader's only
+        # (bots/leadership.py). Sending, and webhooks, need no such thing.
+        self.consuming = consume
+        self._ready = asyncio.Event()  # bootstrapped: updates may be fetched
+        self._poller: asyncio.Task[None] | None = None
 
     async def start(self, feed: Feed) -> None:
         """Connect in the background: Telegram being down must not stop the rest of the service
         (the playground, the other platforms, the workers), and it is retried until it answers."""
         self._feed = feed
         self._polling = asyncio.create_task(self._run(), name="telegram")
+        if self.consuming:
+            await self.start_consuming()
+
+    async def start_consuming(self) -> None:
+        """Fetch updates (long polling), once bootstrapped; in webhook mode there is nothing to
+        do: any instance takes the webhook's requests."""
+        self.consuming = True
+        if self.webhook_url or (self._poller is not None and not self._poller.done()):
+            return
+        self._poller = asyncio.create_task(self._poll_when_ready(), name="telegram-poll")
+
+    async def stop_consuming(self) -> None:
+        """Stop fetching updates (another instance takes over): the long poll is cut at once,
+        and what was fetched but not committed is fetched again by the next consumer."""
+        self.consuming = False
+        if self._poller is not None:
+            self._poller.cancel()
+            await asyncio.gather(self._poller, return_exceptions=True)
+            self._poller = None
+
+    async def _poll_when_ready(self) -> None:
+        await self._ready.wait()
+        await self._poll()
 
     async def _run(self) -> None:
         failures = 0
@@ -203,8 +262,7 @@ class TelegramChannel:
                 log.warning("event=telegram_start_failed error=%s retry_in=%.0f",
                             type(error).__name__, delay)
                 await self._sleep(delay)
-        if not self.webhook_url:
-            await self._poll()
+        self._ready.set()
 
     def healthy(self) -> bool:
         """Connected to Telegram: what /healthz reports for this platform."""
@@ -226,6 +284,7 @@ class TelegramChannel:
 
     async def stop(self) -> None:
         self._stopping.set()
+        await self.stop_consuming()
         if self._polling is not None:
             self._polling.cancel()
             await asyncio.gather(self._polling, return_exceptions=True)
@@ -333,6 +392,20 @@ class TelegramChannel:
             ReplyParameters(int(message.reply_to), allow_sending_without_reply=True)
             if message.reply_to and message.reply_to.isdigit() else None
         )
+        file = message.attachment
+        if file is not None:
+            # Every file goes as a document, images too: sendPhoto would recompress a chart
+            # and drop its name. The text (within MAX_CAPTION: the workers see to it) is the
+            # caption; a new InputFile on each try, since a retry reads it again.
+            sent = await self._call(
+                lambda chat: self.bot.send_document(
+                    chat, InputFile(file.data, filename=file.name),
+                    caption=message.text or None, reply_markup=keyboard(message.buttons),
+                    reply_parameters=reply,
+                ),
+                message.to.chat_id,
+            )
+            return str(sent.message_id)
         sent = await self._call(
             lambda chat: self.bot.send_message(
                 chat, message.text, reply_markup=keyboard(message.buttons),
@@ -401,10 +474,23 @@ def webhook_routes(channel: TelegramChannel) -> list[web.RouteDef]:
                         request.remote)
             return web.Response(status=403, text="forbidden")
         if request.content_type != "application/json":
+            log.warning("event=telegram_webhook_refused reason=content_type")
             return web.Response(status=415, text="application/json expected")
         try:
-            update = Update.de_json(await request.json(), channel.bot)
-        except (ValueError, TypeError, KeyError) as error:
+            body = await request.json()
+        except web.HTTPRequestEntityTooLarge:
+            log.warning("event=telegram_webhook_refused reason=too_large")
+            raise
+        except ValueError as error:  # not JSON, or not UTF-8
+            log.warning("event=telegram_webhook_refused reason=body error=%s",
+                        type(error).__name__)
+            return web.Response(status=400, text="not an update")
+        try:
+            if not isinstance(body, dict):
+                raise TypeError("an update is a JSON object")
+            update = Update.de_json(body, channel.bot)
+        except Exception as error:  # PTB's parser, given a broken update, raises all sorts
+            # (AttributeError for a field of the wrong type): a retry would not mend it.
             log.warning("event=telegram_webhook_refused reason=body error=%s",
                         type(error).__name__)
             return web.Response(status=400, text="not an update")

@@ -5,12 +5,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from aiohttp import web
 from sqlalchemy import Engine
 
+from adapters.charts import render_chart
+from adapters.discord_adapter import CATCH_UP_CHANNELS as DISCORD_CATCH_UP_CHANNELS
+from adapters.discord_adapter import CATCH_UP_WINDOW as DISCORD_CATCH_UP_WINDOW
 from adapters.discord_adapter import COMMANDS as DISCORD_COMMANDS
 from adapters.discord_adapter import DiscordChannel
 from adapters.language import detect_language
@@ -23,6 +28,8 @@ from adapters.telegram_adapter import webhook_routes as telegram_webhook_routes
 from bots.catalogs import load_catalog, load_fields, load_keywords, load_kit
 from bots.delivery import DeliveryWorker, utc_now
 from bots.intake import Intake
+from bots.leadership import Leadership, leadership_for
+from bots.metrics import metrics_registry, metrics_routes
 from bots.scheduler import Sweeper
 from bots.settings import (
     ROOT,
@@ -49,6 +56,7 @@ from core.scoring import Rules, Weights
 from storage.engine import is_sqlite, make_engine, ping
 from storage.migrate import current_revision, head_revision
 from storage.outbox import OutboxQueue
+from storage.resume import resume_points
 from storage.store import unit_of_work_factory
 
 log = logging.getLogger("passerelle.app")
@@ -79,7 +87,15 @@ def build_services(settings: Settings | None = None) -> Services:
             keywords=load_keywords()),
         kit=load_kit(),
         retention_days=settings.privacy.retention_days if settings is not None else 365,
+        chart=render_chart,
+        telegram_username=_telegram_username(settings),
     )
+
+
+def _telegram_username(settings: Settings | None) -> str | None:
+    """The bot's username for t.me invite links, without its @ (None: no links)."""
+    name = settings.telegram.username if settings is not None else None
+    return name.lstrip("@") if name else None
 
 
 # Platforms where each match is its own thread (SlackChannel.threads).
@@ -96,14 +112,16 @@ class Passerelle:
     channels: dict[str, Channel] = field(default_factory=dict)
     workers: list[DeliveryWorker] = field(default_factory=list)
     playground: PlaygroundChannel | None = None
+    leadership: Leadership | None = None  # who runs the sweeps and takes Telegram/Discord events
 
     def __post_init__(self) -> None:
         if self.services is None:
             self.services = build_services(self.settings)
         self.uow = unit_of_work_factory(self.engine)
         self.bus = Bus(self.uow, self.services)
-        self.intake = Intake(self.bus, utc_now, on_commit=self.poke_all)
-        self.sweeper = Sweeper(self.bus, utc_now, self.settings.matching.sweep_seconds,
+        self.clock = service_clock(self.settings)
+        self.intake = Intake(self.bus, self.clock, on_commit=self.poke_all)
+        self.sweeper = Sweeper(self.bus, self.clock, self.settings.matching.sweep_seconds,
                                on_commit=self.poke_all)
         self.queue = OutboxQueue(self.engine)
         if self.settings.playground_on():
@@ -128,8 +146,18 @@ class Passerelle:
             config.token.get_secret_value(), api_base_url=config.api_base_url,
             gateway_url=config.gateway_url, mentor_channel_id=config.mentor_channel_id,
             menu=command_descriptions(self.services, DISCORD_COMMANDS),
-            default_language=DEFAULT_LANGUAGE,
+            default_language=DEFAULT_LANGUAGE, consume=False,  # the leader's (_lead)
+            resume_points=self._discord_resume_points,
         )
+
+    async def _discord_resume_points(self) -> tuple[dict[str, str | None],
+                                                    dict[str, str | None]]:
+        """Where the Discord adapter reads back at each new session: the DMs and threads with
+        something going on, each after its newest message committed (storage/resume.py)."""
+        since = self.clock() - DISCORD_CATCH_UP_WINDOW
+        points = await asyncio.to_thread(resume_points, self.engine, "discord", since,
+                                         DISCORD_CATCH_UP_CHANNELS)
+        return points.dms, points.threads
 
     def _slack(self) -> SlackChannel | None:
         config = self.settings.slack
@@ -165,13 +193,15 @@ class Passerelle:
             config.token.get_secret_value(), base_url=config.base_url,
             webhook_url=config.webhook_url, webhook_secret=secret,
             menu=command_menu(self.services), poll_timeout=config.poll_timeout,
+            consume=False,  # long polling is the leader's (_lead)
         )
 
     def add_channel(self, channel: Channel) -> DeliveryWorker:
         d = self.settings.delivery
         worker = DeliveryWorker(
-            channel, self.queue, self.uow, self.services, clock=utc_now,
+            channel, self.queue, self.uow, self.services, clock=self.clock,
             poll_seconds=d.poll_seconds, batch_size=d.batch_size, lease_seconds=d.lease_seconds,
+            send_timeout=d.send_timeout,
         )
         worker.notify = self.poke_all
         self.channels[channel.platform] = channel
@@ -209,6 +239,9 @@ class Passerelle:
             return web.json_response(status, status=200 if status["ok"] else 503)
 
         app.router.add_get("/healthz", healthz)
+        app.add_routes(metrics_routes(metrics_registry(
+            self.engine, self.clock, lambda: self.leadership is not None
+            and self.leadership.leading)))
         if self.playground is not None:
             app.add_routes(playground_routes(self.playground, self.feed))
         if self.telegram is not None and self.telegram.webhook_url:
@@ -219,6 +252,9 @@ class Passerelle:
 
     async def serve(self, stop: asyncio.Event) -> None:
         """Run until `stop` is set: web server, channels and one worker per channel."""
+        if self.leadership is None:
+            self.leadership = leadership_for(self.engine)
+        self.leadership.claim()  # a second instance on one SQLite file stops here
         if is_sqlite(self.engine):  # one process per SQLite file: its leases are ours to drop
             released = await asyncio.to_thread(self.queue.release_claims)
             if released:
@@ -232,7 +268,7 @@ class Passerelle:
         for channel in self.channels.values():
             await channel.start(self.feed)
         tasks = [asyncio.create_task(w.run(), name=f"worker-{w.platform}") for w in self.workers]
-        self.sweeper.start()
+        self.leadership.start(self._lead, self._follow)
         if self.playground is not None:
             log.info("event=playground url=http://%s:%s/", self.settings.web.host, port)
         log.info("event=started port=%s platforms=%s", port, ",".join(self.channels))
@@ -240,6 +276,7 @@ class Passerelle:
             await stop.wait()
         finally:
             self.sweeper.stop()
+            await self.leadership.stop()  # another instance may lead from now on
             for worker in self.workers:
                 worker.stop()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -247,6 +284,33 @@ class Passerelle:
                 await channel.stop()
             await runner.cleanup()
             log.info("event=stopped")
+
+    def _consumers(self) -> list[Channel]:
+        """Channels that only one instance may take events from (Telegram's long polling, the
+        Discord gateway); every instance sends through all of them."""
+        return [c for c in self.channels.values() if hasattr(c, "start_consuming")]
+
+    async def _lead(self) -> None:
+        """This instance became the leader: the sweeps, and the events only one may take."""
+        self.sweeper.start()
+        for channel in self._consumers():
+            await channel.start_consuming()  # type: ignore[attr-defined]
+
+    async def _follow(self) -> None:
+        """This instance lost the lead (its lock connection): hand the sweeps and the events
+        over to the next leader."""
+        self.sweeper.stop()
+        for channel in self._consumers():
+            await channel.stop_consuming()  # type: ignore[attr-defined]
+
+
+def service_clock(settings: Settings) -> Callable[[], datetime]:
+    """The real clock, or one running `clock_offset_hours` ahead (tests and demos: a restart
+    with a larger offset is time passing, so nudges and surveys come due without waiting)."""
+    offset = timedelta(hours=settings.clock_offset_hours)
+    if not offset:
+        return utc_now
+    return lambda: utc_now() + offset
 
 
 def command_menu(services: Services) -> dict[str, list[tuple[str, str]]]:

@@ -8,12 +8,13 @@ from __future__ import annotations
 import asyncio
 import csv
 import logging
-import secrets
+import shlex
 import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TextIO
 
 import click
@@ -24,11 +25,14 @@ from bots.app import Passerelle, build_services, open_database, schema_is_curren
 from bots.demo import load_demo
 from bots.logs import setup_logging
 from bots.settings import Settings, SettingsError, load_settings
+from core import admin
+from core.admin_invite import new_code
+from core.bus import press_button
 from core.cohort import plan, propose_plan
 from core.context import Context
 from core.errors import DomainError
 from core.matches import create_match, propose_match
-from core.model import Invite, Role
+from core.model import Address, Envelope, Inbound, Invite, Participant, Role, Step
 from core.roster import participant_from_row
 from core.scoring import MentorPool
 from storage.migrate import upgrade
@@ -36,7 +40,6 @@ from storage.store import SqlStore, SqlUnitOfWork
 
 log = logging.getLogger("passerelle.cli")
 NOT_MIGRATED = "the database is not up to date: run `passerelle db upgrade`"
-_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: codes are read aloud
 
 
 def now() -> datetime:
@@ -85,11 +88,12 @@ def run(env: Env) -> None:
     setup_logging(env.settings.log_level)
     if not schema_is_current(env.engine):
         raise click.ClickException(NOT_MIGRATED)
+    asyncio.run(_serve(env))
+
+
+async def _serve(env: Env) -> None:
+    # Built inside the loop: slack_sdk's Socket Mode client makes its aiohttp session at once.
     service = Passerelle(env.settings, env.engine)
-    asyncio.run(_serve(service))
-
-
-async def _serve(service: Passerelle) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -165,11 +169,6 @@ def invite_create(env: Env, role: str, school_name: str | None, uses: int | None
         store.add_invite(Invite(code, Role(role), school_id, max_uses=max_uses), now())
         store.audit("cli", "invite_create", {"role": role, "school_id": school_id}, now())
     click.echo(code)
-
-
-def new_code() -> str:
-    raw = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(8))
-    return f"{raw[:4]}-{raw[4:]}"
 
 
 def _school_id(store: SqlStore, name: str | None) -> int | None:
@@ -324,6 +323,66 @@ def _match_rows(store: SqlStore) -> list[list[object]]:
                      m.created_at.isoformat() if m.created_at else "",
                      m.ended_at.isoformat() if m.ended_at else ""])
     return rows
+
+
+@cli.command("admin", context_settings={"ignore_unknown_options": True,
+                                        "allow_interspersed_args": False})
+@click.option("--as", "as_", required=True, metavar="PSEUDONYM",
+              help="The coordinator acting (their role and scope apply).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=".", show_default=True, help="Where files (exports, charts) are written.")
+@click.argument("words", nargs=-1, required=True, type=click.UNPROCESSED)
+@pass_env
+def admin_(env: Env, as_: str, out_dir: Path, words: tuple[str, ...]) -> None:
+    """Run a coordinator's chat command as them: `admin --as Claire pending`, `… match Zoé
+    Marc`, `… press ACTION` (a button). What they would be told is printed; what goes to others
+    is queued for the running service to deliver."""
+    if len(words) > 2 and words[-2] == "--out":  # also accepted after the command
+        words, out_dir = words[:-2], Path(words[-1])
+    services = build_services(env.settings)
+    with env.store() as store:
+        coordinator = _coordinator(store, as_)
+        here = cli_address(coordinator)
+        ctx = Context(store, services, now(), platform="cli", sender_id=coordinator.id,
+                      reply_address=here)
+        if words[0] == "press":
+            if len(words) != 2:
+                raise click.UsageError("press takes one ACTION (as printed after a button)")
+            press_button(ctx, coordinator, Inbound(f"cli:{words[1]}", here, "",
+                                                   action=words[1]))
+        else:
+            admin.command(ctx, coordinator, " ".join(words))
+        mine = [e for e in ctx.out if e.message.to == here]
+        store.enqueue([e for e in ctx.out if e.message.to != here], ctx.now)
+    for envelope in mine:
+        _print_answer(envelope, as_, out_dir)
+
+
+def cli_address(p: Participant) -> Address:
+    """Where the core's answers to a coordinator on the command line go: nowhere but here
+    (taken out of the transaction's messages before the rest is queued)."""
+    return Address("cli", f"coordinator:{p.id}")  # type: ignore[arg-type]
+
+
+def _coordinator(store: SqlStore, pseudonym: str) -> Participant:
+    found = store.find_participant(pseudonym)
+    if found is None or found.role is not Role.COORDINATOR or found.step is not Step.DONE:
+        raise click.ClickException(f"no coordinator called {pseudonym!r}")
+    return found
+
+
+def _print_answer(envelope: Envelope, pseudonym: str, out_dir: Path) -> None:
+    message = envelope.message
+    click.echo(message.text)
+    for button in message.buttons:
+        click.echo(f"[{button.label}] → passerelle admin --as {shlex.quote(pseudonym)} press "
+                   f"{shlex.quote(button.action)}")
+    if message.attachment is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        path = out_dir / Path(message.attachment.name).name
+        path.write_bytes(message.attachment.data)
+        click.echo(f"file: {path}")
+    click.echo("")
 
 
 def _first_line(error: object) -> str:

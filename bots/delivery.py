@@ -2,7 +2,8 @@
 
 One worker per platform. It claims due rows (oldest first, one per chat so order holds within a
 conversation), sends them through the platform's Channel, and records the outcome. Parts of a
-long message are recorded as they go, so a retry resumes where it stopped instead of re-sending.
+long message are recorded as they go, so a retry resumes where it stopped instead of re-sending;
+a file goes with the last part only (see `plan_parts`), so it is uploaded once, after its text.
 """
 
 from __future__ import annotations
@@ -13,14 +14,14 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from bots.ratelimit import limiter_for
 from core.context import Context, Services
 from core.delivery import OutboxItem, delivery_failed, next_attempt, recipient_unreachable
-from core.model import OP_DELETE, OP_EDIT, Address, Outbound
+from core.model import OP_DELETE, OP_EDIT, Address, Attachment, Button, Outbound
 from core.ports import Channel, PermanentFailure, RetryLater, UnitOfWorkFactory, Unreachable
 from core.text import split_text
 from storage.outbox import OutboxQueue
@@ -144,6 +145,9 @@ class DeliveryWorker:
         try:
             ids = await self._act(item, batch)
         except RetryLater as error:
+            if self.limiter is not None and error.retry_after:
+                # this chat's next rows (and parts) wait too, instead of each being refused
+                self.limiter.back_off(item.envelope.message.to.chat_id, error.retry_after)
             await self._retry(item, str(error), error.retry_after)
         except (TimeoutError, ConnectionError, OSError) as error:
             await self._retry(item, type(error).__name__, None)
@@ -200,15 +204,22 @@ class DeliveryWorker:
     async def _send_parts(
         self, item: OutboxItem, message: Outbound, batch: list[int] | None
     ) -> list[str]:
-        parts = split_text(message.text, self.channel.max_text, self.measure)
+        if message.attachment is not None:
+            self._check_size(item, message.attachment)
+        parts = plan_parts(
+            message, self.channel.max_text, self.measure,
+            max_caption=getattr(self.channel, "max_caption", self.channel.max_text),
+            file_buttons=getattr(self.channel, "file_buttons", True),
+        )
         ids = list(item.platform_message_ids)
         for index in range(item.parts_sent, len(parts)):
             last = index == len(parts) - 1
             part = Outbound(
-                _part_address(message, ids, self._threads), parts[index],
-                buttons=message.buttons if last else (),
+                _part_address(message, ids, self._threads), parts[index].text,
+                buttons=parts[index].buttons,
                 reply_to=message.reply_to if index == 0 else None,
                 opens_thread=message.opens_thread and index == 0,
+                attachment=message.attachment if parts[index].file else None,
             )
             if index > item.parts_sent and self.limiter is not None:
                 await self.limiter.wait(message.to.chat_id)
@@ -221,6 +232,19 @@ class DeliveryWorker:
                     batch or [item.id],
                 )
         return ids
+
+    def _check_size(self, item: OutboxItem, file: Attachment) -> None:
+        """A file over the platform's upload limit would be refused after its text went out:
+        refuse it first, saying why in the log (the bytes themselves are never logged)."""
+        limit = getattr(self.channel, "max_file_bytes", None)
+        if limit is None or len(file.data) <= limit:
+            return
+        log.warning(
+            "event=file_too_large platform=%s outbox=%s type=%s bytes=%d limit=%d",
+            self.platform, item.id, file.mime, len(file.data), limit,
+        )
+        raise PermanentFailure(f"file too large for {self.platform}: "
+                               f"{len(file.data)} bytes, at most {limit}")
 
     async def _retry(self, item: OutboxItem, reason: str, retry_after: float | None) -> None:
         at = next_attempt(self.clock(), item.attempts + 1, retry_after, self.rng.random())
@@ -258,6 +282,36 @@ class DeliveryWorker:
             decide(ctx, failed)
             store.enqueue(ctx.out, now)
         self.notify()
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One platform message of an outbox row: its text, its buttons, whether the file goes."""
+
+    text: str
+    buttons: tuple[Button, ...] = ()
+    file: bool = False
+
+
+def plan_parts(
+    message: Outbound, max_text: int, measure: Callable[[str], int] = len, *,
+    max_caption: int | None = None, file_buttons: bool = True,
+) -> list[Part]:
+    """The messages a row becomes: its text cut at `max_text`, the buttons on the last part,
+    and its file (if any) on the last part only, the same way on every try (parts are counted
+    as they go out, so a retry resumes at the first one not recorded).
+
+    The file carries the whole text as its caption when it fits `max_caption` (and, where an
+    upload cannot carry buttons, has none); else the text goes first, then the file alone."""
+    texts = split_text(message.text, max_text, measure)
+    caption = max_text if max_caption is None else max_caption
+    if message.attachment is not None and len(texts) == 1 and measure(texts[0]) <= caption \
+            and (file_buttons or not message.buttons):
+        return [Part(texts[0], message.buttons, file=True)]
+    parts = [Part(text) for text in texts[:-1]] + [Part(texts[-1], message.buttons)]
+    if message.attachment is not None:
+        parts.append(Part("", file=True))
+    return parts
 
 
 def _part_address(message: Outbound, ids: list[str], threads: bool) -> Address:

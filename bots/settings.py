@@ -42,6 +42,9 @@ class DeliverySettings(BaseModel):
     batch_size: int = Field(50, ge=1, le=1000)
     # Longer than a send may take (30 s), or another instance could take a row mid-send.
     lease_seconds: float = Field(60, ge=45, le=3600)
+    # How long one platform call may take before it is abandoned and retried (tests shorten it
+    # to inject timeouts quickly); keep it under lease_seconds.
+    send_timeout: float = Field(30, gt=0, le=120)
 
 
 class RelaySettings(BaseModel):
@@ -131,6 +134,8 @@ class TelegramSettings(BaseModel):
     webhook_url: str | None = None  # set: Telegram posts updates to us; unset: we long-poll
     webhook_secret: SecretStr | None = None  # generated and kept under data/ when absent
     poll_timeout: int = Field(25, ge=0, le=50)
+    # The bot's username (without @): invite codes made in chat come with their t.me link.
+    username: str | None = Field(None, pattern=r"^@?[A-Za-z][A-Za-z0-9_]{3,31}$")
 
 
 class SlackSettings(BaseModel):
@@ -162,6 +167,9 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///data/passerelle.db"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # For tests and demos only: the service's clock runs this many hours ahead of the real one,
+    # so what time alone brings (nudges, lapsed requests, surveys) shows without waiting.
+    clock_offset_hours: float = Field(0, ge=0, le=24 * 365)
     web: WebSettings = WebSettings()
     playground: PlaygroundSettings = PlaygroundSettings()
     delivery: DeliverySettings = DeliverySettings()

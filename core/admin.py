@@ -1,69 +1,89 @@
-"""Coordinators' commands that act on people: mentors awaiting vetting, ending a match.
+"""`/admin <command> [args]`: every coordinator command behind one word, on every platform (on
+Slack, `/passerelle admin …`) and from the command line (`passerelle admin --as PSEUDONYM …`,
+which runs these very handlers).
 
-Scope is checked here, in core: a school's coordinator acts on their school's students (and on
-mentors, who serve every school); program staff (no school) on everyone. Every action is
-audited (who, what, on whom; the time is the row's).
+The table names each command in English and French; `/admin` or `/admin help` lists them, one
+line each, in the caller's language. Each handler checks role and scope itself (a school's
+coordinator: their school's students and every mentor; program staff: everyone), so the short
+forms kept for habit (`/pending`, `/unmatch`, `/stats`, `/vet`, `/matchauto`, `/group`) are just
+as safe.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from core import admin_flags, admin_invite, admin_people, cohort, figures, group_admin
+from core import broadcast as broadcasts
 from core.context import Context
-from core.model import Participant, Role, Step
-from core.moderation import vet
+from core.model import Participant, Role
+from core.text import fold
 
-MAX_LISTED = 20
+Handler = Callable[[Context, Participant, str], None]
+
+# Kept for the callers of the first version of this module.
+pending = admin_people.pending
+unmatch = admin_people.unmatch
+vet_button = admin_people.vet_button
 
 
-def pending(ctx: Context, p: Participant) -> None:
-    """`/pending`: onboarded mentors nobody vetted yet, a button to vet each."""
+def match_auto(ctx: Context, p: Participant, args: str) -> None:
+    """`/matchauto [school]`."""
+    cohort.coordinator_plan(ctx, p, args.strip())
+
+
+@dataclass(frozen=True, slots=True)
+class Sub:
+    name: str  # English; `admin.help.<name>` is its line in /admin help
+    french: str
+    run: Handler
+    aliases: tuple[str, ...] = ()
+
+
+def _help(ctx: Context, p: Participant, _: str) -> None:
+    show_help(ctx, p)
+
+
+SUBCOMMANDS: tuple[Sub, ...] = (
+    Sub("help", "aide", _help),
+    Sub("pending", "attente", admin_people.pending),
+    Sub("approve", "approuver", admin_people.approve, ("vet", "verifier")),
+    Sub("reject", "refuser", admin_people.reject),
+    Sub("match", "jumeler", admin_people.match),
+    Sub("unmatch", "dejumeler", admin_people.unmatch),
+    Sub("flags", "signalements", admin_flags.flags),
+    Sub("reveal", "reveler", admin_people.reveal),
+    Sub("broadcast", "diffuser", broadcasts.command),
+    Sub("invite", "inviter", admin_invite.invite),
+    Sub("stats", "chiffres", figures.stats),
+    Sub("export", "exporter", figures.export),
+    Sub("group", "groupe", group_admin.command, ("groups", "groupes")),
+)
+_BY_WORD: dict[str, Sub] = {
+    word: sub for sub in SUBCOMMANDS for word in (sub.name, sub.french, *sub.aliases)
+}
+
+
+def command(ctx: Context, p: Participant, args: str) -> None:
+    """`/admin <command> [args]`."""
     if p.role is not Role.COORDINATOR:
         ctx.tell(p, "command.coordinators_only")
         return
-    waiting = [m for m in ctx.store.participants(Role.MENTOR.value)
-               if m.step is Step.DONE and not m.vetted]
-    if not waiting:
-        ctx.tell(p, "pending.none")
+    word, _, rest = args.strip().partition(" ")
+    if not word:
+        show_help(ctx, p)
         return
-    lang = p.language
-    lines = [ctx.t(lang, "pending.line", name=m.pseudonym, profession=m.profession or "—",
-                   years=m.years if m.years is not None else "—",
-                   kind=ctx.t(lang, f"kind.{m.mentor_kind.value}") if m.mentor_kind else "—")
-             for m in waiting[:MAX_LISTED]]
-    buttons = tuple(ctx.button(lang, "pending.vet_button", f"vet:{m.id}", name=m.pseudonym)
-                    for m in waiting[:MAX_LISTED])
-    ctx.tell(p, "pending.list", buttons=buttons, count=len(waiting), mentors="\n".join(lines))
+    sub = _BY_WORD.get(fold(word).lstrip("/"))
+    if sub is None:
+        ctx.tell(p, "admin.unknown", command=word[:32], commands=_lines(ctx, p))
+        return
+    sub.run(ctx, p, rest.strip())
 
 
-def vet_button(ctx: Context, p: Participant, mentor_id: int) -> None:
-    """The button of `/pending`: the same as `/vet PSEUDONYM`."""
-    mentor = ctx.store.participant(mentor_id)
-    if mentor is None or mentor.role is not Role.MENTOR or not mentor.pseudonym:
-        ctx.tell(p, "button.stale")
-        return
-    vet(ctx, p, mentor.pseudonym)
+def show_help(ctx: Context, p: Participant) -> None:
+    ctx.tell(p, "admin.help", commands=_lines(ctx, p))
 
 
-def unmatch(ctx: Context, p: Participant, args: str) -> None:
-    """`/unmatch STUDENT MENTOR`: a coordinator ends a match (both are told, as for /end)."""
-    from core.relay import end_match  # relay is the one place a match ends
-
-    if p.role is not Role.COORDINATOR:
-        ctx.tell(p, "command.coordinators_only")
-        return
-    names = args.split()
-    student = ctx.store.find_participant(names[0]) if len(names) == 2 else None
-    mentor = ctx.store.find_participant(names[1]) if len(names) == 2 else None
-    if student is None or mentor is None or student.id is None:
-        ctx.tell(p, "unmatch.how")
-        return
-    if p.school_id is not None and student.school_id != p.school_id:
-        ctx.tell(p, "unmatch.not_yours")
-        return
-    match = next((m for m in ctx.store.open_matches(student.id)
-                  if m.mentor_id == mentor.id), None)
-    if match is None:
-        ctx.tell(p, "unmatch.none", student=student.pseudonym, mentor=mentor.pseudonym)
-        return
-    ctx.store.audit(f"participant:{p.id}", "unmatch", {"match_id": match.id}, ctx.now)
-    end_match(ctx, match, ended_by=None, told="end.by_coordinator")
-    ctx.tell(p, "unmatch.done", student=student.pseudonym, mentor=mentor.pseudonym)
+def _lines(ctx: Context, p: Participant) -> str:
+    return "\n".join(ctx.t(p.language, f"admin.help.{sub.name}") for sub in SUBCOMMANDS)

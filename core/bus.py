@@ -13,6 +13,8 @@ from datetime import datetime, timedelta
 
 from core import (
     admin,
+    admin_people,
+    broadcast,
     choosing,
     cohort,
     figures,
@@ -61,7 +63,7 @@ class Bus:
                     accepted.append(False)
                     continue
                 fresh.discard(inbound.event_key)
-                ctx = Context(store, self.services, now)
+                ctx = Context(store, self.services, now, platform=inbound.source.platform)
                 route(ctx, inbound)
                 outbox.extend(ctx.out)
                 accepted.append(True)
@@ -209,7 +211,7 @@ def run_command(ctx: Context, p: Participant, command: Command, inbound: Inbound
         case "bio" if onboarding_done:
             mentoring.bio(ctx, p, command.args)
         case "matchauto" | "jumelage" if onboarding_done:
-            cohort.coordinator_plan(ctx, p)
+            admin.match_auto(ctx, p, command.args)
         case "suggest" | "suggestions" if onboarding_done:
             choosing.suggest(ctx, p)
         case "mentors" if onboarding_done:
@@ -237,12 +239,18 @@ def run_command(ctx: Context, p: Participant, command: Command, inbound: Inbound
             moderation.report(ctx, p, _conversation(ctx, p, inbound), command.args)
         case "block" | "bloquer" if onboarding_done:
             moderation.block(ctx, p, _conversation(ctx, p, inbound))
+        case "admin" if onboarding_done:
+            admin.command(ctx, p, command.args)
         case "pending" | "attente" if onboarding_done:
-            admin.pending(ctx, p)
+            admin_people.pending(ctx, p)
         case "unmatch" | "dejumeler" if onboarding_done:
-            admin.unmatch(ctx, p, command.args)
+            admin_people.unmatch(ctx, p, command.args)
         case "stats" | "chiffres" if onboarding_done:
             figures.stats(ctx, p, command.args)
+        case "export" | "exporter" if onboarding_done:
+            figures.export(ctx, p, command.args)
+        case "broadcast" | "diffuser" if onboarding_done:
+            broadcast.command(ctx, p, command.args)
         case "vet" | "verifier" if onboarding_done:
             moderation.vet(ctx, p, command.args)
         case "group" | "groupe" if onboarding_done:
@@ -271,7 +279,10 @@ _BY_ID: dict[str, Callable[[Context, Participant, int, Inbound], None]] = {
     "gsay": groups.choose,
     "gleave": lambda ctx, p, n, _: groups.leave(ctx, p, n),
     "gmembers": lambda ctx, p, n, _: groups.show_members(ctx, p, n),
-    "vet": lambda ctx, p, n, _: admin.vet_button(ctx, p, n),
+    "vet": lambda ctx, p, n, _: admin_people.vet_button(ctx, p, n),
+    "reject": lambda ctx, p, n, _: admin_people.reject_button(ctx, p, n),
+    "bcast": lambda ctx, p, n, _: broadcast.confirm(ctx, p, n),
+    "bcancel": lambda ctx, p, n, _: broadcast.cancel(ctx, p, n),
     "thanks": lambda ctx, p, n, _: nudges.thank(ctx, p, n),
     "today": lambda ctx, p, n, _: nudges.answer_today(ctx, p, n),
 }
@@ -279,6 +290,7 @@ _BY_ID: dict[str, Callable[[Context, Participant, int, Inbound], None]] = {
 _BY_VALUE: dict[str, Callable[[Context, Participant, str], None]] = {
     "mentors": choosing.browse_page,
     "held": moderation.review,
+    "flag": moderation.close_flag,
     "survey": nudges.answer,
 }
 
@@ -294,8 +306,8 @@ def press_button(ctx: Context, p: Participant, inbound: Inbound) -> None:
         _BY_ID[verb](ctx, p, number, inbound)
     elif verb in _BY_VALUE:
         _BY_VALUE[verb](ctx, p, value)
-    elif verb == "matchauto" and value == "go":
-        cohort.coordinator_send(ctx, p)
+    elif verb == "matchauto" and value.partition(":")[0] == "go":
+        cohort.coordinator_send(ctx, p, value)
     elif verb == "pause" and value in ("on", "off"):
         mentoring.set_paused(ctx, p, value == "on")
     else:

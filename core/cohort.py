@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.commands import row_id
 from core.context import Context
 from core.errors import DomainError
 from core.matches import send_proposal
@@ -115,28 +116,42 @@ def propose_plan(ctx: Context, pairs: Sequence[Pair], actor: str) -> int:
     return sent
 
 
-def _school_plan(ctx: Context, p: Participant
-                 ) -> tuple[list[Pair], list[MentorCard]] | None:
-    """The plan for a coordinator's own school, and the mentors it drew on; None (and why,
-    told) when they may not."""
-    if p.role is not Role.COORDINATOR:
-        ctx.tell(p, "command.coordinators_only")
-        return None
-    if p.school_id is None:
-        ctx.tell(p, "cohort.no_school")
-        return None
-    students = ctx.store.waiting_students(p.school_id)
+def _school_plan(ctx: Context, school_id: int | None) -> tuple[list[Pair], list[MentorCard]]:
+    """The plan for one school's waiting students, and the mentors it drew on."""
+    students = ctx.store.waiting_students(school_id)
     mentors = ctx.store.mentor_cards()
     pool = MentorPool(mentors, ctx.services.fields)
     return plan(students, mentors, pool, ctx.services.weights, ctx.services.rules), mentors
 
 
-def coordinator_plan(ctx: Context, p: Participant) -> None:
-    """`/matchauto`: the plan for the coordinator's school, to review before anything is sent."""
-    planned = _school_plan(ctx, p)
-    if planned is None:
+def plan_scope(ctx: Context, p: Participant, named: str) -> int | None:
+    """The school a coordinator plans for: their own; program staff name one (the whole
+    program is planned from the command line, `passerelle match auto`). None (and why, told)
+    when they may not."""
+    if p.role is not Role.COORDINATOR:
+        ctx.tell(p, "command.coordinators_only")
+        return None
+    if not named:
+        if p.school_id is None:
+            ctx.tell(p, "cohort.no_school")
+        return p.school_id
+    school = ctx.store.find_school(named)
+    if school is None:
+        ctx.tell(p, "stats.unknown_school", name=named[:80])
+        return None
+    if p.school_id is not None and school.id != p.school_id:
+        ctx.tell(p, "admin.not_yours")
+        return None
+    return school.id
+
+
+def coordinator_plan(ctx: Context, p: Participant, named: str = "") -> None:
+    """`/matchauto [school]`: the plan for the coordinator's school, to review before anything
+    is sent (a button sends it)."""
+    school_id = plan_scope(ctx, p, named)
+    if school_id is None:
         return
-    pairs, mentors = planned
+    pairs, mentors = _school_plan(ctx, school_id)
     if not pairs:
         ctx.tell(p, "cohort.nothing")
         return
@@ -149,16 +164,27 @@ def coordinator_plan(ctx: Context, p: Participant) -> None:
     more = len(pairs) - len(lines)
     if more > 0:
         lines.append(ctx.t(p.language, "cohort.more", count=more))
-    go = ctx.button(p.language, "cohort.send", "matchauto:go", count=len(pairs))
+    action = "matchauto:go" if school_id == p.school_id else f"matchauto:go:{school_id}"
+    go = ctx.button(p.language, "cohort.send", action, count=len(pairs))
     ctx.tell(p, "cohort.plan", buttons=(go,), count=len(pairs), list="\n".join(lines))
 
 
-def coordinator_send(ctx: Context, p: Participant) -> None:
-    """The coordinator approved: the plan is made again now (things moved since) and sent."""
-    planned = _school_plan(ctx, p)
-    if planned is None:
+def coordinator_send(ctx: Context, p: Participant, value: str = "go") -> None:
+    """The coordinator approved (`matchauto:go[:<school id>]`): the plan is made again now
+    (things moved since), checked in scope again, and sent."""
+    _, _, school = value.partition(":")
+    named = ""
+    if school:
+        number = row_id(school)
+        found = ctx.store.school(number) if number is not None else None
+        if found is None:
+            ctx.tell(p, "button.stale")
+            return
+        named = found.name
+    school_id = plan_scope(ctx, p, named)
+    if school_id is None:
         return
-    sent = propose_plan(ctx, planned[0], actor=f"participant:{p.id}")
-    ctx.store.audit(f"participant:{p.id}", "cohort_proposed",
-                    {"school_id": p.school_id, "proposals": sent}, ctx.now)
+    pairs, _ = _school_plan(ctx, school_id)
+    sent = propose_plan(ctx, pairs, actor=f"participant:{p.id}")
+    ctx.audit(p, "cohort_proposed", {"school_id": school_id, "proposals": sent})
     ctx.tell(p, "cohort.sent", count=sent)

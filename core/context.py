@@ -19,7 +19,7 @@ from core.model import (
     Participant,
     SafetyRules,
 )
-from core.ports import LanguageDetector, Store
+from core.ports import ChartRenderer, LanguageDetector, Store
 from core.scoring import Rules, Weights
 
 
@@ -41,6 +41,9 @@ class Services:
     safety_rules: SafetyRules = SafetyRules()
     kit: Kit = Kit()
     retention_days: int = 365  # message bodies older than this are blanked (core.privacy)
+    chart: ChartRenderer | None = None  # draws /stats as a PNG; None: the figures as text only
+    # The Telegram bot's username (without @): invite codes then come with a t.me deep link.
+    telegram_username: str | None = None
 
 
 @dataclass(slots=True)
@@ -54,6 +57,9 @@ class Context:
     # thread, a private view): answers to them go there.
     sender_id: int | None = None
     reply_address: Address | None = None
+    # Where the event came from ("telegram", …, "cli"; None: the scheduler): admin actions'
+    # audit entries carry it.
+    platform: str | None = None
 
     def t(self, lang: str, key: str, **values: object) -> str:
         return self.services.catalog.t(lang, key, **values)
@@ -103,6 +109,14 @@ class Context:
             attachment=attachment, **values,
         )
         return True
+
+    def audit(self, actor: Participant | str, action: str, detail: dict[str, object]) -> None:
+        """Write an action to the audit log: who (a participant, or "cli", "system"…), what,
+        on whom (detail), when, and from which platform it was typed."""
+        if self.platform is not None:
+            detail = {**detail, "platform": self.platform}
+        who = actor if isinstance(actor, str) else f"participant:{actor.id}"
+        self.store.audit(who, action, detail, self.now)
 
     def button(self, lang: str, key: str, action: str, **values: object) -> Button:
         return Button(self.t(lang, key, **values), action)

@@ -80,8 +80,7 @@ def create(ctx: Context, p: Participant, args: str) -> None:
     if not _band(ctx, p, group, options.get("band") or options.get("ages")):
         return
     ctx.store.add_group(group, ctx.now)
-    ctx.store.audit(f"participant:{p.id}", "group_create",
-                    {"group_id": group.id, "name": group.name}, ctx.now)
+    ctx.audit(p, "group_create", {"group_id": group.id, "name": group.name})
     ctx.tell(p, "group.admin.created", id=group.id, name=group.name)
 
 
@@ -131,7 +130,7 @@ def _with_group(ctx: Context, p: Participant, args: str, then) -> None:  # type:
 def close(ctx: Context, p: Participant, group: Group, _: str) -> None:
     group.closed = True
     ctx.store.save_group(group)
-    ctx.store.audit(f"participant:{p.id}", "group_close", {"group_id": group.id}, ctx.now)
+    ctx.audit(p, "group_close", {"group_id": group.id})
     tell_members(ctx, group, "group.closed_notice")
     ctx.tell(p, "group.admin.closed", name=group.name)
 
@@ -143,7 +142,7 @@ def set_welcome(ctx: Context, p: Participant, group: Group, text: str) -> None:
         return
     group.welcome = text
     ctx.store.save_group(group)
-    ctx.store.audit(f"participant:{p.id}", "group_welcome", {"group_id": group.id}, ctx.now)
+    ctx.audit(p, "group_welcome", {"group_id": group.id})
     tell_members(ctx, group, "group.pinned", welcome=text)
     ctx.tell(p, "group.admin.welcome_set", name=group.name)
 
@@ -163,7 +162,6 @@ def moderate(ctx: Context, p: Participant, group: Group, pseudonym: str, what: s
     if what == "remove" and target.current_group_id == group.id:
         target.current_group_id = None
         ctx.store.save_participant(target)
-    ctx.store.audit(f"participant:{p.id}", f"group_{what}",
-                    {"group_id": group.id, "participant_id": target.id}, ctx.now)
+    ctx.audit(p, f"group_{what}", {"group_id": group.id, "participant_id": target.id})
     ctx.tell(target, f"group.{what}d_notice", about_group=group.id, name=group.name)
     ctx.tell(p, f"group.admin.{what}d", name=target.pseudonym, group=group.name)

@@ -60,7 +60,10 @@ def _request(ctx: Context, student: Participant, mentor: Participant, actor: str
     match = ctx.store.add_match(Match(student.id, mentor.id, status=MatchStatus.REQUESTED,
                                       created_at=ctx.now, question=question,
                                       requested_by=requested_by))
-    ctx.store.audit(actor, "match_request", {"match_id": match.id}, ctx.now)
+    if requested_by is None:  # a proposal: an admin action, with where it was typed
+        ctx.audit(actor, "match_request", {"match_id": match.id})
+    else:
+        ctx.store.audit(actor, "match_request", {"match_id": match.id}, ctx.now)
     _send_request(ctx, match, student, mentor)
     return match
 
@@ -70,7 +73,7 @@ def create_match(ctx: Context, student_name: str, mentor_name: str, actor: str) 
     student, mentor = _pair(ctx, student_name, mentor_name)
     assert student.id is not None and mentor.id is not None
     match = ctx.store.add_match(Match(student.id, mentor.id, created_at=ctx.now))
-    ctx.store.audit(actor, "match_create", {"match_id": match.id}, ctx.now)
+    ctx.audit(actor, "match_create", {"match_id": match.id})
     _introduce(ctx, match, student, mentor, mentor_key="match.intro_mentor", opens_thread=True)
     return match
 
@@ -198,6 +201,8 @@ def _check_pair(ctx: Context, student: Participant, mentor: Participant) -> None
     assert student.id is not None and mentor.id is not None
     if mentor.id in ctx.store.blocked_with(student.id):
         raise DomainError("match.blocked", student=student.pseudonym, mentor=mentor.pseudonym)
+    if mentor.rejected_at is not None:  # turned down by a coordinator: never matched
+        raise DomainError("match.rejected", mentor=mentor.pseudonym)
     if not mentor.vetted and is_minor(ctx, student):
         raise DomainError("match.unvetted", student=student.pseudonym, mentor=mentor.pseudonym)
     if any(m.mentor_id == mentor.id for m in ctx.store.open_matches(student.id)):

@@ -169,6 +169,10 @@ class Participant:
     snoozed_until: datetime | None = None  # reminders wait until then
     pending_text: str | None = None
     created_at: datetime | None = None
+    # A mentor a coordinator turned down (they were told why): never listed, matched,
+    # suggested, nor in a group.
+    rejected_at: datetime | None = None
+    rejected_reason: str | None = None
     id: int | None = None
 
 
@@ -340,7 +344,8 @@ class Held:
     group_id: int | None = None
     reply_to_post: int | None = None
     reasons: tuple[str, ...] = ()
-    status: str = "held"
+    status: str = "held"  # held, approved, redacted, rejected; flagged, seen
+    school_id: int | None = None  # whose coordinators decide (None: program staff)
     id: int | None = None
 
 
@@ -367,7 +372,7 @@ class Figures:
     students: int
     mentors: int
     vetted_mentors: int
-    active_mentors: int  # with at least one active match (in scope)
+    active_mentors: int  # who accompanied a student in scope during the period
     coordinators: int
     schools: int
     active_matches: int
@@ -376,3 +381,28 @@ class Figures:
     relayed: int  # messages relayed in those matches
     influenced: int  # students who said it influenced their choice (yes or somewhat)
     influence_answers: int
+    # Median hours from a student's first message to their mentor's first answer after it,
+    # over the matches where the mentor answered; the active ones still waiting for it.
+    first_response_hours: float | None = None
+    answered_matches: int = 0
+    waiting_matches: int = 0
+
+    @property
+    def participants(self) -> int:
+        return self.students + self.mentors + self.coordinators
+
+
+@dataclass(slots=True)
+class Broadcast:
+    """A coordinator's message to many (core.broadcast): a draft with the count of who would
+    get it, sent once they confirm that count, or cancelled."""
+
+    author_id: int
+    scope: str  # school, group, mentors, all
+    body: str
+    target_id: int | None = None  # the school or the group
+    recipients: int = 0
+    status: str = "draft"  # draft, sent, cancelled
+    created_at: datetime | None = None
+    sent_at: datetime | None = None
+    id: int | None = None

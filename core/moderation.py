@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from core.commands import row_id
 from core.context import Context
-from core.model import Held, Inbound, Match, MatchStatus, Participant, Role
+from core.model import Address, Held, Inbound, Match, MatchStatus, Participant, Role
 from core.names import display_name
 from core.safety import redact
 from core.text import fold
@@ -76,7 +76,8 @@ def admit(ctx: Context, sender: Participant, text: str, inbound: Inbound, *, min
         return None
     if verdict.redacted:
         ctx.tell(sender, "safety.redacted_note", about_match=match_id, about_group=group_id)
-    flag(ctx, sender, text, verdict.flags, school_of, about)
+    flag(ctx, sender, text, verdict.flags, school_of, about, source=inbound.source.home,
+         message_id=inbound.message_id, match_id=match_id, group_id=group_id)
     return verdict.text
 
 
@@ -87,7 +88,8 @@ def hold(ctx: Context, sender: Participant, text: str, inbound: Inbound, *, scho
     """Keep the message; tell its sender kindly; ask the school's coordinators to decide."""
     assert sender.id is not None
     held = ctx.store.hold(Held(sender.id, text, inbound.source.home, inbound.message_id,
-                               match_id, group_id, reply_to_post, reasons), ctx.now)
+                               match_id, group_id, reply_to_post, reasons,
+                               school_id=school_of), ctx.now)
     ctx.store.audit(f"participant:{sender.id}", "message_held",
                     {"held_id": held.id, "reasons": list(reasons)}, ctx.now)
     ctx.tell(sender, "safety.held", about_match=match_id, about_group=group_id)
@@ -102,18 +104,27 @@ def hold(ctx: Context, sender: Participant, text: str, inbound: Inbound, *, scho
 
 
 def flag(ctx: Context, sender: Participant, text: str, flags: tuple[str, ...],
-         school_of: int | None, about: str) -> None:
-    """Words of concern: the coordinators read the message (it was delivered); a student in
-    distress gets the help lines at once."""
+         school_of: int | None, about: str, *, source: Address | None = None,
+         message_id: str = "", match_id: int | None = None, group_id: int | None = None
+         ) -> None:
+    """Words of concern: the coordinators read the message (it was delivered) and it waits
+    in their queue (`/admin flags`) until one of them marks it seen; a student in distress
+    gets the help lines at once."""
     if not flags:
         return
-    ctx.store.audit(f"participant:{sender.id}", "message_flagged", {"flags": list(flags)},
-                    ctx.now)
+    assert sender.id is not None
+    where = source or ctx.store.address_of(sender.id) or Address("playground", "")
+    flagged = ctx.store.hold(Held(sender.id, text, where, message_id, match_id, group_id,
+                                  reasons=flags, status="flagged", school_id=school_of),
+                             ctx.now)
+    ctx.store.audit(f"participant:{sender.id}", "message_flagged",
+                    {"flags": list(flags), "held_id": flagged.id}, ctx.now)
     for coordinator in ctx.store.coordinators_of(school_of):
         lang = coordinator.language
         labels = ", ".join(ctx.t(lang, f"safety.flag.{f}") for f in flags)
-        ctx.tell(coordinator, "safety.flagged", name=display_name(ctx, sender, lang),
-                 about=about, flags=labels, text=text)
+        seen = ctx.button(lang, "flags.seen_button", f"flag:seen:{flagged.id}")
+        ctx.tell(coordinator, "safety.flagged", buttons=(seen,),
+                 name=display_name(ctx, sender, lang), about=about, flags=labels, text=text)
     if SELF_HARM in flags and sender.role is Role.STUDENT:
         ctx.tell(sender, "safety.helplines")
 
@@ -126,16 +137,18 @@ def review(ctx: Context, reviewer: Participant, value: str) -> None:
     number = row_id(held_id)
     held = ctx.store.held(number) if number is not None else None
     if reviewer.role is not Role.COORDINATOR or held is None or decision not in (
-            "ok", "redact", "no"):
+            "ok", "redact", "no") or held.status == "flagged":
         ctx.tell(reviewer, "button.stale")
+        return
+    if not in_scope(reviewer, held):
+        ctx.tell(reviewer, "admin.not_yours")
         return
     assert reviewer.id is not None and held.id is not None
     status = {"ok": "approved", "redact": "redacted", "no": "rejected"}[decision]
     if not ctx.store.review(held.id, status, reviewer.id, ctx.now):
         ctx.tell(reviewer, "safety.already_reviewed")
         return
-    ctx.store.audit(f"participant:{reviewer.id}", "message_reviewed",
-                    {"held_id": held.id, "decision": status}, ctx.now)
+    ctx.audit(reviewer, "message_reviewed", {"held_id": held.id, "decision": status})
     sender = ctx.store.participant(held.sender_id)
     ctx.tell(reviewer, f"safety.reviewed.{decision}")
     if sender is None:
@@ -160,6 +173,32 @@ def review(ctx: Context, reviewer: Participant, value: str) -> None:
         groups.post(ctx, sender, group, text, inbound, replied, screened=True)
     ctx.tell(sender, f"safety.released.{decision}", about_match=held.match_id,
              about_group=held.group_id)
+
+
+def in_scope(coordinator: Participant, held: Held) -> bool:
+    """A school's coordinator decides on their school's messages; program staff on all."""
+    return coordinator.school_id is None or held.school_id == coordinator.school_id
+
+
+def close_flag(ctx: Context, p: Participant, value: str) -> None:
+    """The "seen" button of a flagged message (`flag:seen:<id>`): out of the queue; the
+    first coordinator to press it counts."""
+    verb, _, held_id = value.partition(":")
+    number = row_id(held_id)
+    held = ctx.store.held(number) if number is not None else None
+    if p.role is not Role.COORDINATOR or verb != "seen" or held is None or held.status not in (
+            "flagged", "seen"):
+        ctx.tell(p, "button.stale")
+        return
+    if not in_scope(p, held):
+        ctx.tell(p, "admin.not_yours")
+        return
+    assert p.id is not None and held.id is not None
+    if not ctx.store.review(held.id, "seen", p.id, ctx.now, was="flagged"):
+        ctx.tell(p, "flags.already_seen")
+        return
+    ctx.audit(p, "flag_seen", {"held_id": held.id})
+    ctx.tell(p, "flags.closed")
 
 
 # Reports and blocks -----------------------------------------------------------------------------
@@ -213,8 +252,8 @@ def vet(ctx: Context, coordinator: Participant, pseudonym: str) -> None:
         return
     if not mentor.vetted:
         mentor.vetted = True
+        mentor.rejected_at = mentor.rejected_reason = None  # a coordinator changed their mind
         ctx.store.save_participant(mentor)
-        ctx.store.audit(f"participant:{coordinator.id}", "mentor_vetted",
-                        {"mentor_id": mentor.id}, ctx.now)
+        ctx.audit(coordinator, "mentor_vetted", {"mentor_id": mentor.id})
         ctx.tell(mentor, "vet.mentor_told")
     ctx.tell(coordinator, "vet.done", name=mentor.pseudonym)

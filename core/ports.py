@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from core.model import (
     Address,
+    Broadcast,
     DeliveredRef,
     Envelope,
     Figures,
@@ -31,10 +32,13 @@ from core.model import (
 )
 
 if TYPE_CHECKING:
+    from core.figure_chart import ChartSpec
     from core.privacy import Holdings
     from core.scoring import MentorCard, StudentCard
 
 LanguageDetector = Callable[[str], "str | None"]
+# Draws the figures' chart (core.figure_chart.ChartSpec, in the reader's language) as PNG bytes.
+ChartRenderer = Callable[["ChartSpec"], bytes]
 
 
 class GroupStore(Protocol):
@@ -108,9 +112,18 @@ class SafetyStore(Protocol):
 
     def hold(self, held: Held, now: datetime) -> Held: ...
     def held(self, held_id: int) -> Held | None: ...
-    def review(self, held_id: int, status: str, reviewer_id: int, now: datetime) -> bool:
-        """Decide on a held message if nobody did first (True: this decision counts)."""
+    def review(self, held_id: int, status: str, reviewer_id: int, now: datetime,
+               was: str = "held") -> bool:
+        """Decide on a held message (or close a flagged one: `was="flagged"`) if nobody did
+        first (True: this decision counts)."""
         ...
+
+    def moderation_queue(self, school_id: int | None, limit: int) -> list[Held]:
+        """Held messages awaiting a decision and flagged ones not closed (of one school;
+        None: all)."""
+        ...
+
+    def identities_of(self, participant_id: int) -> list[Identity]: ...
 
     def coordinators_of(self, school_id: int | None) -> list[Participant]: ...
     def block(self, blocker_id: int, blocked_id: int, now: datetime) -> None: ...
@@ -144,12 +157,37 @@ class PrivacyStore(Protocol):
 
 
 class FigureStore(Protocol):
-    def figures(self, school_id: int | None) -> Figures:
-        """Counts for one school's students (mentors program-wide), or all (None)."""
+    def figures(self, school_id: int | None, *, since: datetime | None = None,
+                until: datetime | None = None) -> Figures:
+        """Counts for one school's students (mentors program-wide), or all (None), over the
+        period [since, until) (None: open on that side); storage/figures.py says how."""
+        ...
+
+    def figure_schools(self) -> list[School]:
+        """Every school, by name (a program-wide export has a row for each)."""
         ...
 
 
-class Store(GroupStore, NudgeStore, SafetyStore, PrivacyStore, FigureStore, Protocol):
+class BroadcastStore(Protocol):
+    """Coordinators' broadcasts (core.broadcast): drafts, and who each audience reaches. Each
+    audience is (participant, address) pairs of onboarded people that can be reached."""
+
+    def add_broadcast(self, broadcast: Broadcast) -> Broadcast: ...
+    def broadcast(self, broadcast_id: int) -> Broadcast | None: ...
+    def mark_broadcast(self, broadcast_id: int, from_status: str, to_status: str,
+                       now: datetime, recipients: int | None = None) -> bool:
+        """Move it from `from_status` to `to_status` if nobody did first (True: this one)."""
+        ...
+
+    def school_list(self) -> list[School]: ...
+    def school_students(self, school_id: int) -> list[tuple[Participant, Address]]: ...
+    def vetted_mentors(self) -> list[tuple[Participant, Address]]: ...
+    def group_recipients(self, group_id: int) -> list[tuple[Participant, Address]]: ...
+    def program_recipients(self) -> list[tuple[Participant, Address]]: ...
+
+
+class Store(GroupStore, NudgeStore, SafetyStore, PrivacyStore, FigureStore,
+            BroadcastStore, Protocol):
     """Everything the domain reads and writes, inside one transaction."""
 
     def claim_events(self, event_keys: Sequence[str], now: datetime) -> set[str]:
@@ -265,7 +303,19 @@ class Unreachable(DeliveryError):
 
 
 class Channel(Protocol):
-    """A platform, seen from the delivery workers: four verbs, as in matterbridge's bridges."""
+    """A platform, seen from the delivery workers: four verbs, as in matterbridge's bridges.
+
+    Files: an Outbound may carry an `attachment`. The workers give it to exactly one call of
+    `send`, the row's last part (parts are recorded as they go: a retry resumes after the last
+    recorded one, and the file is uploaded once, after its text). When the whole text fits
+    `max_caption` (the platform's limit for a file's caption or comment; default `max_text`),
+    the file goes in one message with the text as its caption; else the text goes first, as
+    messages of its own, then the file alone (empty text); likewise when the text has buttons
+    and `file_buttons` is False (Slack's uploads carry none). A file over `max_file_bytes`
+    (the platform's upload limit; none when the channel does not say) is refused before
+    anything is sent (PermanentFailure). `send` returns the id of the message that holds the
+    file, as for text.
+    """
 
     platform: Platform
     max_text: int

@@ -1,9 +1,11 @@
 """A person's privacy rights (Quebec's Law 25): seeing what Passerelle holds on them, being
 erased, and message bodies kept no longer than the retention period.
 
-`/mydata` sends the asker, and only them, a readable account of everything held on them (their
-own platform ids included: they are theirs to see). Our channels carry text and buttons, no
-files: the account is one message, which the delivery layer splits at the platform's limit.
+`/mydata` sends the asker, and only them, everything held on them (their own platform ids
+included: they are theirs to see): a JSON file of it all (profile, accounts, conversations, the
+messages and group posts they wrote, survey answers, reminder settings; keys in English), with
+a short readable summary in their language as its caption. Every platform takes files; the
+outbox drops the file's bytes once it is delivered.
 
 `/forgetme` asks first (a button); on yes, their open conversations end (the other side is told
 kindly), and the store erases them: identities, profile, what they wrote, survey answers, their
@@ -16,14 +18,17 @@ writes again from the same account is a stranger: onboarding starts over with an
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from core.context import Context
-from core.model import Identity, Match, MatchStatus, Participant, Role, Step
+from core.model import Attachment, Identity, Match, MatchStatus, Participant, Role, Step
 from core.names import display_name
-from core.nudges import INFLUENCE, REASONS, ask_end_survey
+from core.nudges import ask_end_survey
 from core.profile import profile_lines
 
 log = logging.getLogger("passerelle.privacy")
@@ -54,33 +59,16 @@ class Holdings:
 
 # /mydata ----------------------------------------------------------------------------------------
 
-_STATUS = {
-    MatchStatus.REQUESTED: "mydata.status.requested",
-    MatchStatus.ACTIVE: "mydata.status.active",
-    MatchStatus.DECLINED: "mydata.status.declined",
-    MatchStatus.EXPIRED: "mydata.status.expired",
-    MatchStatus.ENDED: "mydata.status.ended",
-}
-_QUESTIONS = {
-    "reason": "mydata.question.reason",
-    "influence": "mydata.question.influence",
-    "quality": "mydata.question.quality",
-    "thanks": "mydata.question.thanks",
-}
-_ANSWERS = {
-    ("reason", r): f"survey.reason.{r}" for r in REASONS
-} | {("influence", a): f"survey.influence.{a}" for a in INFLUENCE}
+EXPORT_TYPE = "application/json"
 
 
 def show_data(ctx: Context, p: Participant) -> None:
-    """`/mydata`: everything held on the asker, to them only, in their language."""
+    """`/mydata`: everything held on the asker, to them only: a summary in their language, and
+    the whole of it as a JSON file."""
     assert p.id is not None
     held = ctx.store.holdings(p.id)
     lang = p.language
-    names: dict[int, str] = {}
-    for m in held.matches:
-        other = ctx.store.participant(m.other(p.id))
-        names[m.id or 0] = display_name(ctx, other, lang) if other else "?"
+    names = {m.id or 0: _other_name(ctx, m, p) for m in held.matches}
     sections = [
         _section(ctx, lang, "mydata.profile", _profile_lines(ctx, p)),
         _section(ctx, lang, "mydata.accounts", [
@@ -89,22 +77,88 @@ def show_data(ctx: Context, p: Participant) -> None:
                   state=ctx.t(lang, "mydata.reachable" if i.reachable else "mydata.unreachable"))
             for i in held.identities]),
         _section(ctx, lang, "mydata.reminders", _reminder_lines(ctx, p, held)),
-        _section(ctx, lang, "mydata.matches", _match_lines(ctx, lang, held, names),
-                 count=len(held.matches)),
-        _section(ctx, lang, "mydata.messages", [
-            ctx.t(lang, "mydata.message", date=_day(w.at), name=names.get(w.match_id or 0, "?"),
-                  text=w.body)
-            for w in held.messages], count=len(held.messages)),
-        _section(ctx, lang, "mydata.posts", _post_lines(ctx, lang, held), count=len(held.posts)),
-        _section(ctx, lang, "mydata.answers", [
-            ctx.t(lang, "mydata.answer", id=match_id,
-                  question=ctx.t(lang, _QUESTIONS[q]) if q in _QUESTIONS else q,
-                  answer=ctx.t(lang, _ANSWERS[q, a]) if (q, a) in _ANSWERS else a)
-            for match_id, q, a in held.answers], count=len(held.answers)),
+        ctx.t(lang, "mydata.counts", matches=len(held.matches), messages=len(held.messages),
+              posts=len(held.posts), answers=len(held.answers)),
     ]
+    data = export(ctx, p, held, names, _group_names(ctx, held))
+    file = Attachment(export_name(p, ctx.now), EXPORT_TYPE, encode_export(data))
     ctx.store.audit(f"participant:{p.id}", "data_export", {}, ctx.now)
-    log.info("event=data_export")
-    ctx.tell(p, "mydata.show", date=_day(ctx.now), sections="\n\n".join(sections))
+    log.info("event=data_export bytes=%d", len(file.data))
+    ctx.tell(p, "mydata.show", attachment=file, date=_day(ctx.now), file=file.name,
+             sections="\n\n".join(sections))
+
+
+def export_name(p: Participant, now: datetime) -> str:
+    """passerelle-<pseudonym>-<day>.json (`donnees`/`data` without a pseudonym): letters,
+    digits and dashes only, whatever the pseudonym holds."""
+    default = "donnees" if p.language == "fr" else "data"
+    who = re.sub(r"[^\w-]+", "-", p.pseudonym or "").strip("-_") or default
+    return f"passerelle-{who}-{now.date().isoformat()}.json"
+
+
+def encode_export(data: dict[str, Any]) -> bytes:
+    return json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")
+
+
+def export(ctx: Context, p: Participant, held: Holdings, names: dict[int, str],
+           groups: dict[int, str]) -> dict[str, Any]:
+    """Everything held on `p`, as plain data: what /mydata's file holds. Nobody else's words:
+    a conversation's first question is shown to the student who asked it only."""
+    school = ctx.store.school(p.school_id) if p.school_id else None
+    return {
+        "exported_at": _iso(ctx.now),
+        "profile": {
+            "pseudonym": p.pseudonym, "role": p.role.value, "language": p.language,
+            "school": school.name if school else None, "age": p.age, "fields": list(p.fields),
+            "mentor_kind": p.mentor_kind.value if p.mentor_kind else None,
+            "profession": p.profession, "years": p.years, "capacity": p.capacity,
+            "vetted": p.vetted, "paused": p.paused, "bio": p.bio,
+            "signed_up": p.step is Step.DONE, "step": p.step.value,
+            "message_waiting": p.pending_text, "since": _iso(p.created_at),
+        },
+        "identities": [
+            {"platform": i.platform, "account_id": i.platform_user_id,
+             "chat_id": i.address.chat_id, "thread_id": i.address.thread_id,
+             "reachable": i.reachable, "last_seen_at": _iso(i.last_seen_at)}
+            for i in held.identities],
+        "reminders": {
+            "enabled": not p.nudges_off, "timezone": p.timezone,
+            "program_timezone": ctx.services.nudge_rules.timezone,
+            "snoozed_until": _iso(p.snoozed_until), "reminders_sent": held.nudges_sent,
+        },
+        "matches": [
+            {"id": m.id, "with": names.get(m.id or 0, "?"), "status": m.status.value,
+             "started_at": _iso(m.created_at), "ended_at": _iso(m.ended_at),
+             "first_question": m.question if m.student_id == p.id else None}
+            for m in held.matches],
+        "messages": [
+            {"at": _iso(w.at), "match_id": w.match_id, "to": names.get(w.match_id or 0, "?"),
+             "text": w.body}
+            for w in held.messages],
+        "group_posts": [
+            {"at": _iso(w.at), "group_id": w.group_id, "group": groups.get(w.group_id or 0, "?"),
+             "text": w.body}
+            for w in held.posts],
+        "survey_answers": [
+            {"match_id": match_id, "question": question, "answer": answer}
+            for match_id, question, answer in held.answers],
+    }
+
+
+def _other_name(ctx: Context, m: Match, p: Participant) -> str:
+    assert p.id is not None
+    other = ctx.store.participant(m.other(p.id))
+    return display_name(ctx, other, p.language) if other else "?"
+
+
+def _group_names(ctx: Context, held: Holdings) -> dict[int, str]:
+    names: dict[int, str] = {}
+    for w in held.posts:
+        gid = w.group_id or 0
+        if gid not in names:
+            group = ctx.store.group(gid)
+            names[gid] = group.name if group else "?"
+    return names
 
 
 def _section(ctx: Context, lang: str, key: str, lines: list[str], **values: object) -> str:
@@ -114,6 +168,10 @@ def _section(ctx: Context, lang: str, key: str, lines: list[str], **values: obje
 
 def _day(at: datetime | None) -> str:
     return at.date().isoformat() if at else "—"
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at else None
 
 
 def _profile_lines(ctx: Context, p: Participant) -> list[str]:
@@ -140,30 +198,6 @@ def _reminder_lines(ctx: Context, p: Participant, held: Holdings) -> list[str]:
                    zone=p.timezone or ctx.services.nudge_rules.timezone)]
     if p.snoozed_until is not None and p.snoozed_until > ctx.now:
         lines.append(ctx.t(lang, "mydata.snoozed", date=_day(p.snoozed_until)))
-    return lines
-
-
-def _match_lines(ctx: Context, lang: str, held: Holdings, names: dict[int, str]) -> list[str]:
-    lines = []
-    for m in held.matches:
-        lines.append(ctx.t(lang, "mydata.match", id=m.id, name=names.get(m.id or 0, "?"),
-                           status=ctx.t(lang, _STATUS[m.status]), start=_day(m.created_at),
-                           end=_day(m.ended_at)))
-        if m.question:
-            lines.append(ctx.t(lang, "mydata.first_question", text=m.question))
-    return lines
-
-
-def _post_lines(ctx: Context, lang: str, held: Holdings) -> list[str]:
-    group_names: dict[int, str] = {}
-    lines = []
-    for w in held.posts:
-        gid = w.group_id or 0
-        if gid not in group_names:
-            group = ctx.store.group(gid)
-            group_names[gid] = group.name if group else "?"
-        lines.append(ctx.t(lang, "mydata.post", date=_day(w.at), group=group_names[gid],
-                           text=w.body))
     return lines
 
 

@@ -74,6 +74,16 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+def database_file(engine: Engine) -> Path | None:
+    """The SQLite file behind `engine`; None for an in-memory database or PostgreSQL."""
+    if not is_sqlite(engine):
+        return None
+    name = engine.url.database
+    if not name or name == ":memory:" or name.startswith("file::memory:"):
+        return None
+    return Path(name).resolve()
+
+
 _WRITE_LOCKS: WeakKeyDictionary[Engine, threading.Lock] = WeakKeyDictionary()
 _LOCKS_GUARD = threading.Lock()
 

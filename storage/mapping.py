@@ -7,6 +7,7 @@ from typing import Any
 
 from core.model import (
     Address,
+    Attachment,
     Button,
     Identity,
     Invite,
@@ -38,6 +39,7 @@ def participant_from(row: Any) -> Participant:
         timezone=row.timezone, nudges_off=bool(row.nudges_off), snoozed_until=row.snoozed_until,
         pending_text=row.pending_text,
         created_at=row.created_at,
+        rejected_at=row.rejected_at, rejected_reason=row.rejected_reason,
     )
 
 
@@ -52,6 +54,7 @@ def participant_values(p: Participant) -> dict[str, Any]:
         "current_match_id": p.current_match_id, "current_group_id": p.current_group_id,
         "timezone": p.timezone, "nudges_off": p.nudges_off, "snoozed_until": p.snoozed_until,
         "pending_text": p.pending_text,
+        "rejected_at": p.rejected_at, "rejected_reason": p.rejected_reason,
     }
 
 
@@ -85,3 +88,19 @@ def buttons_to_json(buttons: tuple[Button, ...]) -> str:
 
 def buttons_from_json(text: str) -> tuple[Button, ...]:
     return tuple(Button(label, action) for label, action in json.loads(text)) if text else ()
+
+
+def attachment_values(attachment: Attachment | None) -> dict[str, Any]:
+    """An outbox row's file columns (all None without a file: a batch insert needs every key)."""
+    if attachment is None:
+        return {"file_name": None, "file_type": None, "file_data": None}
+    return {"file_name": attachment.name[:200], "file_type": attachment.mime[:100],
+            "file_data": attachment.data}
+
+
+def attachment_from(row: Any) -> Attachment | None:
+    """The file of an outbox row still to deliver; None once its bytes were dropped."""
+    data = getattr(row, "file_data", None)
+    if data is None or not row.file_name:
+        return None
+    return Attachment(row.file_name, row.file_type or "application/octet-stream", bytes(data))

@@ -1,5 +1,8 @@
 """The delivery side of the outbox: claiming due rows and recording what the platform said.
 
+A row's file (an export, a chart) travels in the row until it is delivered or failed for good:
+then its bytes are dropped in the statement that records the outcome (its name and type stay).
+
 A row is claimed with a lease (claimed_until) rather than a lock held across the network call,
 so a worker that dies mid-send only delays its rows until the lease runs out; on PostgreSQL the
 claim also skips rows another instance is claiming at the same moment (FOR UPDATE SKIP LOCKED).
@@ -105,6 +108,7 @@ _MARK_DELIVERED = (
         claimed_until=bindparam("claimed_until"), parts_sent=bindparam("parts_sent"),
         platform_message_ids=bindparam("platform_message_ids"),
         platform_message_id=bindparam("platform_message_id"), attempts=bindparam("attempts"),
+        file_data=None,  # a delivered file's bytes are private and large: not kept
     )
 )
 _MARK_RELAYED = (
@@ -211,7 +215,7 @@ class OutboxQueue:
             tx.execute(
                 update(O).where(O.c.id == item.id).values(
                     status="failed", attempts=item.attempts + 1, claimed_until=None,
-                    last_error=error[:300],
+                    last_error=error[:300], file_data=None,
                 )
             )
         return [item]
@@ -236,7 +240,7 @@ class OutboxQueue:
             tx.execute(
                 update(O).where(O.c.id.in_(ids)).values(
                     status="failed", attempts=O.c.attempts + 1, claimed_until=None,
-                    last_error=error[:300],
+                    last_error=error[:300], file_data=None,
                 )
             )
         return [_item(r) for r in rows] or [item]
@@ -273,6 +277,7 @@ def _item(row) -> OutboxItem:  # type: ignore[no-untyped-def]
         edit_of=copy_id if row.op == OP_EDIT else None,
         delete_of=copy_id if row.op == OP_DELETE else None,
         opens_thread=bool(row.opens_thread) and row.op == OP_SEND,
+        attachment=mapping.attachment_from(row) if row.op == OP_SEND else None,
     )
     envelope = Envelope(
         message, recipient_id=row.recipient_id, match_id=row.match_id,

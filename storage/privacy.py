@@ -32,6 +32,7 @@ from storage import mapping
 from storage.tables import (
     AuditRow,
     BlockRow,
+    BroadcastRow,
     ErasureRow,
     GroupMemberRow,
     GroupPostRow,
@@ -52,6 +53,7 @@ from storage.tables import (
 
 A = AuditRow.__table__
 BL = BlockRow.__table__
+BC = BroadcastRow.__table__
 HM = HeldMessageRow.__table__
 X = ErasureRow.__table__
 GM = GroupMemberRow.__table__
@@ -76,7 +78,10 @@ _AUDIT_KEPT = frozenset({"match_id", "group_id", "held_id", "school_id", "role"}
 # Audit keys that name a person (by participant id) in someone else's entry.
 _AUDIT_PEOPLE = frozenset({"participant_id", "blocked", "mentor_id", "student_id", "target_id",
                            "sender_id", "reviewer_id"})
-_BLANK_TEXT = {"text": "", "buttons": ""}
+# A file's name can name them (an export's), and its bytes are a message body too.
+_BLANK_TEXT = {"text": "", "buttons": "", "file_name": None, "file_data": None}
+# A copy that still has something to blank: its text, or a file.
+_HAS_BODY = or_(O.c.text != "", O.c.file_name.is_not(None))
 _BLANK_ADDRESS = {
     "chat_id": "", "thread_id": None, "private_to": None, "reply_to": None,
     "platform_message_id": None, "platform_message_ids": "", "last_error": None,
@@ -135,6 +140,7 @@ class PrivacyQueries:
                   .values(status="withdrawn"))
         counts["held"] = self._run(
             update(HM).where(HM.c.sender_id == pid).values(body="", **mine))
+        counts["broadcasts"] = self._erase_broadcasts(pid)
         counts["questions"] = self._run(
             update(M).where(M.c.student_id == pid, M.c.question.is_not(None)).values(question=None))
         if person.pseudonym:
@@ -164,6 +170,21 @@ class PrivacyQueries:
         self.conn.execute(insert(X).values(participant_id=pid, outbox_after=outbox_after, at=now))
         return counts
 
+    def _erase_broadcasts(self, pid: int) -> int:
+        """A coordinator's broadcasts lose their words, and so do their copies: those still
+        waiting are dropped, those delivered blanked. A copy is told by its broadcast's send
+        time (all were written then) and its words; it names no sender (core.broadcast)."""
+        sent = self.conn.execute(select(BC.c.sent_at, BC.c.body).where(
+            BC.c.author_id == pid, BC.c.status == "sent", BC.c.body != "")).all()
+        for broadcast in sent:
+            copies = and_(O.c.created_at == broadcast.sent_at, O.c.sender_id.is_(None),
+                          O.c.match_id.is_(None), O.c.post_id.is_(None),
+                          O.c.text.contains(broadcast.body, autoescape=True))
+            self._run(delete(O).where(copies, O.c.status == PENDING))
+            self._run(update(O).where(copies, O.c.status != PENDING).values(**_BLANK_TEXT))
+        return self._run(update(BC).where(BC.c.author_id == pid, BC.c.body != "")
+                         .values(body=""))
+
     def _run(self, statement: Any) -> int:
         return int(self.conn.execute(statement).rowcount or 0)
 
@@ -187,7 +208,7 @@ class PrivacyQueries:
         counts["outbox_blanked"] = self._run(
             update(O).where(sent, to_them, O.c.chat_id != "").values(**_BLANK_ADDRESS)
         ) + self._run(
-            update(O).where(sent, or_(about, replies), O.c.text != "").values(**_BLANK_TEXT))
+            update(O).where(sent, or_(about, replies), _HAS_BODY).values(**_BLANK_TEXT))
         if pseudonym:
             counts["outbox_blanked"] += self._blank_mentions(pseudonym)
         last = self.conn.execute(select(func.max(O.c.id))).scalar_one_or_none() or 0
@@ -272,7 +293,7 @@ class PrivacyQueries:
             blanked += self._run(
                 update(O).where(since, sent, to_them, O.c.chat_id != "").values(**_BLANK_ADDRESS))
             blanked += self._run(
-                update(O).where(since, sent, about, O.c.text != "").values(**_BLANK_TEXT))
+                update(O).where(since, sent, about, _HAS_BODY).values(**_BLANK_TEXT))
             left = self.conn.execute(
                 select(O.c.id).where(since, O.c.status == PENDING, or_(to_them, about)).limit(1)
             ).first()
@@ -307,8 +328,10 @@ class PrivacyQueries:
             update(HM).where(HM.c.created_at < before, HM.c.status != "held",
                              HM.c.body != "").values(body=""))
         purged += self._run(
-            update(O).where(O.c.created_at < before, O.c.status != PENDING, O.c.text != "")
+            update(O).where(O.c.created_at < before, O.c.status != PENDING, _HAS_BODY)
             .values(**_BLANK_TEXT))
+        purged += self._run(  # coordinators' broadcasts (a draft that old expired long ago)
+            update(BC).where(BC.c.created_at < before, BC.c.body != "").values(body=""))
         if day is not None:
             self.conn.execute(update(RP).where(RP.c.day == day).values(bodies=purged))
         return purged

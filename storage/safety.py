@@ -8,14 +8,23 @@ from typing import Any
 
 from sqlalchemy import Connection, desc, insert, or_, select, update
 
-from core.model import Address, Held, Participant, Role
+from core.model import Address, Held, Identity, Participant, Role
 from storage import mapping
-from storage.tables import BlockRow, HeldMessageRow, ParticipantRow, RelayedMessageRow
+from storage.tables import (
+    BlockRow,
+    HeldMessageRow,
+    IdentityRow,
+    ParticipantRow,
+    RelayedMessageRow,
+)
 
 H = HeldMessageRow.__table__
 B = BlockRow.__table__
 P = ParticipantRow.__table__
 R = RelayedMessageRow.__table__
+I = IdentityRow.__table__  # noqa: E741
+# What a coordinator still has to look at: messages held for a decision, flagged ones not seen.
+OPEN_STATUSES = ("held", "flagged")
 
 
 def _held(row: Any) -> Held:
@@ -24,7 +33,7 @@ def _held(row: Any) -> Held:
         reply_to_post=row.reply_to_post, body=row.body, reasons=tuple(
             r for r in row.reasons.split(",") if r),
         source=Address(row.source_platform, row.source_chat_id),
-        message_id=row.source_message_id, status=row.status,
+        message_id=row.source_message_id, status=row.status, school_id=row.school_id,
     )
 
 
@@ -36,7 +45,8 @@ class SafetyQueries:
             sender_id=held.sender_id, match_id=held.match_id, group_id=held.group_id,
             reply_to_post=held.reply_to_post, body=held.body, reasons=",".join(held.reasons),
             source_platform=held.source.platform, source_chat_id=held.source.chat_id,
-            source_message_id=held.message_id, status="held", created_at=now,
+            source_message_id=held.message_id, status=held.status, school_id=held.school_id,
+            created_at=now,
         )).inserted_primary_key[0]
         return Held(**{**_fields(held), "id": new_id})
 
@@ -44,13 +54,29 @@ class SafetyQueries:
         row = self.conn.execute(select(H).where(H.c.id == held_id)).first()
         return _held(row) if row else None
 
-    def review(self, held_id: int, status: str, reviewer_id: int, now: datetime) -> bool:
-        """Decide on a held message, if nobody decided first (True: this decision counts)."""
+    def review(self, held_id: int, status: str, reviewer_id: int, now: datetime,
+               was: str = "held") -> bool:
+        """Decide on a held message (or close a flagged one: `was="flagged"`), if nobody did
+        first (True: this decision counts)."""
         result = self.conn.execute(
-            update(H).where(H.c.id == held_id, H.c.status == "held")
+            update(H).where(H.c.id == held_id, H.c.status == was)
             .values(status=status, reviewed_by=reviewer_id, reviewed_at=now)
         )
         return result.rowcount == 1
+
+    def moderation_queue(self, school_id: int | None, limit: int) -> list[Held]:
+        """Held messages awaiting a decision and flagged ones nobody closed, oldest first: of
+        one school (None: all of them, for program staff)."""
+        query = select(H).where(H.c.status.in_(OPEN_STATUSES))
+        if school_id is not None:
+            query = query.where(H.c.school_id == school_id)
+        return [_held(r) for r in self.conn.execute(query.order_by(H.c.id).limit(limit))]
+
+    def identities_of(self, participant_id: int) -> list[Identity]:
+        """Every platform account of a person (for a coordinator's audited /admin reveal)."""
+        rows = self.conn.execute(select(I).where(I.c.participant_id == participant_id)
+                                 .order_by(I.c.id))
+        return [mapping.identity_from(r) for r in rows]
 
     def coordinators_of(self, school_id: int | None) -> list[Participant]:
         """Who reviews for a school: its coordinators, else program staff (no school)."""

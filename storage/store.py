@@ -44,6 +44,7 @@ from core.model import (
 from core.scoring import MentorCard, StudentCard
 from storage import mapping
 from storage.addresses import best_address_of
+from storage.broadcasts import BroadcastQueries
 from storage.engine import write_connection, write_lock
 from storage.figures import FigureQueries
 from storage.groups import GroupQueries
@@ -139,7 +140,8 @@ def _prefixed(row: Any) -> SimpleNamespace:
     return SimpleNamespace(**{k[2:]: v for k, v in row._mapping.items() if k.startswith("p_")})
 
 
-class SqlStore(GroupQueries, NudgeQueries, SafetyQueries, PrivacyQueries, FigureQueries):
+class SqlStore(GroupQueries, NudgeQueries, SafetyQueries, PrivacyQueries, FigureQueries,
+               BroadcastQueries):
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         # Rows read alongside others in this transaction, dropped as soon as they are written.
@@ -324,7 +326,8 @@ class SqlStore(GroupQueries, NudgeQueries, SafetyQueries, PrivacyQueries, Figure
                    PR.c.name.label("region"), count(MatchStatus.ACTIVE).label("load"),
                    count(MatchStatus.REQUESTED).label("pending"))
             .outerjoin(S, S.c.id == P.c.school_id).outerjoin(PR, PR.c.id == S.c.program_id)
-            .where(P.c.role == Role.MENTOR.value, P.c.step == Step.DONE.value)
+            .where(P.c.role == Role.MENTOR.value, P.c.step == Step.DONE.value,
+                   P.c.rejected_at.is_(None))  # a mentor turned down is offered to nobody
             .order_by(P.c.id)
         )
         return [
@@ -487,6 +490,7 @@ def _outbox_values(env: Envelope, now: datetime) -> dict[str, Any]:
         "status": "pending",
         "attempts": 0, "parts_sent": 0, "next_attempt_at": now, "created_at": now,
         "platform_message_ids": "",
+        **mapping.attachment_values(msg.attachment),
     }
 
 

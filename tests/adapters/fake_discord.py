@@ -60,8 +60,10 @@ Like Discord, the fake
   posting in a thread joins it (and reopens it when archived, unless locked); a thread can be
   deleted (`DELETE /channels/{id}`: THREAD_DELETE);
 - keeps no event for a bot that is not connected: a dispatch with no session is not queued
-  (it is still in the channel history, `GET /channels/{id}/messages`); one made while a session
-  is disconnected is replayed on RESUME, with its sequence number, before RESUMED;
+  (it is still in the channel history, `GET /channels/{id}/messages`, which reads `after`,
+  `before`, `around` and `limit`); one made while a session is disconnected is replayed on
+  RESUME, with its sequence number, before RESUMED; a client that closes with 1000 or 1001
+  (discord.py's `close()`: a stopped service) ends its session;
 - refuses a second response to an interaction (40060) and one after `interaction_deadline`
   seconds (10062, Discord allows 3 s).
 
@@ -90,6 +92,8 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+
+from tests.adapters.faults import DISCORD_ROUTE, DISCORD_VERBS, Faults, discord_error
 
 API_VERSION = 10
 DISCORD_EPOCH_MS = 1_420_070_400_000
@@ -416,6 +420,7 @@ class FakeDiscord:
         self._live: set[_Live] = set()
         self._failures: list[_Failure] = []
         self._delays: list[_Delay] = []
+        self.faults = Faults()  # random 429 / 5xx / timeouts on delivering calls (faults.py)
         self._held = False
         self._snowflake = _Snowflakes()
         self._connection_numbers = itertools.count(1)
@@ -536,6 +541,19 @@ class FakeDiscord:
             for m in self._sent
             if channel_id is None or int(m["channel_id"]) == int(channel_id)
         ]
+
+    def uploads(self, channel_id: int | None = None) -> list[tuple[str | None, bytes, str]]:
+        """Files the bot attached to messages it created over REST, as received: (file name,
+        bytes, the message's content)."""
+        found = []
+        for call in self.calls_of("POST", r"^/channels/\d+/messages$"):
+            if not call.ok or not call.files:
+                continue
+            if channel_id is not None and int(call.response["channel_id"]) != int(channel_id):
+                continue
+            content = (call.json or {}).get("content") or ""
+            found += [(f.filename, f.data, content) for f in call.files]
+        return found
 
     def message(self, message_id: int) -> dict | None:
         """The current state of a message, None when deleted or unknown."""
@@ -1455,6 +1473,11 @@ class FakeDiscord:
 
     async def _write(self, live: _Live, payload: dict) -> None:
         text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+        if not text.isascii():
+            try:
+                text.encode()
+            except UnicodeEncodeError:  # a lone surrogate (a test's garbage) travels escaped
+                text = json.dumps(payload, separators=(",", ":"))
         if live.ws.closed:
             raise ConnectionResetError("gateway connection closed")
         if live.compressor is not None:
@@ -1528,6 +1551,8 @@ class FakeDiscord:
             conn.closed = True
             if conn.close_code is None:
                 conn.close_code = ws.close_code
+                if ws.close_code in (1000, 1001) and live.session is not None:
+                    live.session.valid = False  # the bot said goodbye: Discord ends the session
             live.done.set()
             self._notify()
         return ws
@@ -1821,6 +1846,11 @@ class FakeDiscord:
                 await self._sleep(delay.seconds)
                 break
         self._maybe_fail(call)
+        if call.method in DISCORD_VERBS and re.match(DISCORD_ROUTE, call.path):
+            fault = await self.faults.strike()
+            if fault is not None:
+                status, body, headers = discord_error(fault, self._bucket(call.path))
+                raise DiscordError(status, 0, "fault", headers=headers, body=body)
         status, body = await handler(call, **params)
         return status, body, self._ok_ratelimit_headers(call.path)
 

@@ -72,6 +72,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import mimetypes
 import re
 import time
 import uuid
@@ -84,6 +85,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import aiohttp
 from aiohttp import WSCloseCode, WSMsgType, web
 from multidict import CIMultiDict
+
+from tests.adapters.faults import SLACK_METHODS, Faults, slack_error
 
 BOT_TOKEN = "xoxb-0001-fake-bot-token"
 APP_TOKEN = "xapp-1-A0APP-0001-fake-app-token"
@@ -317,12 +320,17 @@ class FakeSlack:
         self.users: dict[str, dict[str, Any]] = {}
         self.channels: dict[str, dict[str, Any]] = {}  # id -> {"id", "name", "members", ...}
         self.files: dict[str, tuple[str, str, bytes]] = {}  # file id -> (name, mimetype, data)
+        # Files the bot uploaded (files.getUploadURLExternal, the POST of the bytes to the
+        # upload_url, files.completeUploadExternal), in the order they were shared.
+        self.uploads: list[dict[str, Any]] = []
+        self._uploading: dict[str, dict[str, Any]] = {}  # file id -> {"filename", "length", "data"}
         self._messages: dict[str, list[dict[str, Any]]] = {}
         self._ephemerals: list[dict[str, Any]] = []
         self._posted: list[tuple[str, str]] = []  # (channel, ts) of chat.postMessage, in order
         self._blocked: dict[str, str] = {}  # channel -> error
         self._failures: list[_Failure] = []
         self._delays: list[_Delay] = []
+        self.faults = Faults()  # random 429 / 5xx / timeouts on delivering calls (faults.py)
         self._tickets: set[str] = set()
         self._sockets: list[_Socket] = []  # every connection ever accepted
         self._mpims: dict[frozenset[str], str] = {}
@@ -347,6 +355,8 @@ class FakeSlack:
             "chat.postEphemeral": self._chat_post_ephemeral,
             "conversations.open": self._conversations_open,
             "users.info": self._users_info,
+            "files.getUploadURLExternal": self._files_get_upload_url,
+            "files.completeUploadExternal": self._files_complete_upload,
         }
         self.add_user(BOT_USER_ID, name=BOT_NAME, real_name="Passerelle", is_bot=True)
 
@@ -373,6 +383,7 @@ class FakeSlack:
         app.router.add_get("/socket", self._handle_socket)
         app.router.add_post("/response/{response_id}", self._handle_response)
         app.router.add_get("/files-pri/{team_file}/{name:.+}", self._handle_file)
+        app.router.add_post("/upload/{file_id}", self._handle_upload)
         # handler_cancellation: a delayed answer whose client gave up stops at once.
         runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=1.0)
         await runner.setup()
@@ -1453,6 +1464,10 @@ class FakeSlack:
         if handler is None:
             raise SlackError("unknown_method", req_method=call.method)
         self._check_token(call.method, call.token)
+        fault = await self.faults.strike() if call.method in SLACK_METHODS else None
+        if fault is not None:
+            error, status, headers = slack_error(fault)
+            raise SlackError(error, status=status, headers=headers)
         channel = call.params.get("channel")
         channel_key = self._channel_key(channel) if isinstance(channel, str) and channel else None
         for failure in self._failures:
@@ -1776,6 +1791,80 @@ class FakeSlack:
                 }
             )
         return result
+
+    async def _files_get_upload_url(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Step 1 of an upload: an upload_url on this fake for the bytes, and the file's id."""
+        filename = params.get("filename")
+        length = params.get("length")
+        if not isinstance(filename, str) or not filename:
+            raise SlackError("invalid_arguments")
+        if not isinstance(length, str | int) or not str(length).isdigit() or int(length) < 1:
+            raise SlackError("invalid_arguments")
+        file_id = f"F{next(self._numbers):08d}"
+        self._uploading[file_id] = {"filename": filename, "length": int(length), "data": None}
+        return {"upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
+
+    async def _handle_upload(self, request: web.Request) -> web.Response:
+        """Step 2: the bytes, as the raw body (what slack_sdk sends) or a multipart file."""
+        pending = self._uploading.get(request.match_info["file_id"])
+        if pending is None:
+            return web.Response(status=404, text="not_found")
+        if request.content_type == "multipart/form-data":
+            data = b""
+            async for part in await request.multipart():
+                if isinstance(part, aiohttp.BodyPartReader) and part.filename is not None:
+                    data = bytes(await part.read())
+        else:
+            data = await request.read()
+        pending["data"] = data
+        self._notify()
+        return web.Response(text=f"OK - {len(data)}")
+
+    async def _files_complete_upload(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Step 3: share the uploaded files in `channel_id` (a thread with `thread_ts`), with
+        `initial_comment` as the message's text. Answers only ids and titles, like Slack (the
+        share happens afterwards there)."""
+        try:
+            files = json.loads(params.get("files") or "")
+        except (TypeError, ValueError) as error:
+            raise SlackError("invalid_arguments") from error
+        if not isinstance(files, list) or not files:
+            raise SlackError("invalid_arguments")
+        channel = params.get("channel_id")
+        key = self._resolve_channel({"channel": channel}) if channel else None
+        if key is not None and key in self._blocked:
+            raise SlackError(self._blocked[key])
+        comment = params.get("initial_comment")
+        if isinstance(comment, str) and len(comment) > MAX_TEXT:
+            raise SlackError("msg_too_long")
+        thread_ts = self._thread_ts(params)
+        done = []
+        for item in files:
+            file_id = item.get("id") if isinstance(item, dict) else None
+            pending = self._uploading.get(file_id) if isinstance(file_id, str) else None
+            if pending is None or pending["data"] is None:
+                raise SlackError("file_not_found")
+            if len(pending["data"]) != pending["length"]:
+                raise SlackError("file_upload_size_mismatch")
+            del self._uploading[file_id]
+            name = pending["filename"]
+            title = item.get("title") or name
+            kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
+            self.files[file_id] = (name, kind, pending["data"])
+            done.append({"id": file_id, "title": title})
+            record = None
+            if key is not None:
+                record = self._new_bot_record(
+                    key, comment or "", None, thread_ts,
+                    {"subtype": "file_share", "upload": True,
+                     "files": [{"id": file_id, "name": name, "title": title,
+                                "mimetype": kind, "size": len(pending["data"])}]})
+            self.uploads.append({
+                "file_id": file_id, "name": name, "title": title, "mimetype": kind,
+                "data": pending["data"], "channel": key, "thread_ts": thread_ts,
+                "initial_comment": comment, "ts": record["ts"] if record else None,
+            })
+        return {"files": done}
 
     async def _users_info(self, params: dict[str, Any]) -> dict[str, Any]:
         user_id = params.get("user")

@@ -45,6 +45,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from tests.adapters.faults import TELEGRAM_METHODS, Faults, telegram_error
+
 BOT_USERNAME = "passerelle_test_bot"
 BOT_FIRST_NAME = "Passerelle"
 MAX_TEXT = 4096
@@ -258,6 +260,7 @@ class FakeTelegram:
         self._allowed_updates: list[str] = []
         self._failures: list[_Failure] = []
         self._delays: list[tuple[str, float]] = []
+        self.faults = Faults()  # random 429 / 5xx / timeouts on delivering calls (faults.py)
         self._message_ids = itertools.count(1)
         self._update_ids = itertools.count(100_001)
         self._query_ids = itertools.count(1)
@@ -346,6 +349,14 @@ class FakeTelegram:
 
     def texts(self, chat_id: int | str | None = None) -> list[str]:
         return [m.get("text", m.get("caption", "")) for m in self.sent(chat_id)]
+
+    def uploads(self, chat_id: int | str | None = None) -> list[tuple[str | None, bytes, str]]:
+        """Documents the bot uploaded (sendDocument): (file name, bytes received, caption)."""
+        return [
+            (m["document"].get("file_name"), self.files[m["document"]["file_id"]][1],
+             m.get("caption", ""))
+            for m in self.sent(chat_id) if "document" in m
+        ]
 
     def message(self, message_id: int) -> dict | None:
         """The current state of a message (after edits), None if deleted or unknown."""
@@ -773,6 +784,9 @@ class FakeTelegram:
             raise ApiError(404, "Not Found")
         call.method, handler = known
         key = call.method.lower()
+        fault = await self.faults.strike() if key in TELEGRAM_METHODS else None
+        if fault is not None:
+            raise ApiError(*telegram_error(fault))
         for i, (method, seconds) in enumerate(self._delays):
             if method == key:
                 del self._delays[i]

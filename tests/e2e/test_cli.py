@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 PASSERELLE = str(Path(sys.executable).with_name("passerelle"))
-COMMANDS = ["run", "db", "demo-data", "school", "invite", "match", "import", "export"]
+COMMANDS = ["run", "db", "demo-data", "school", "invite", "match", "import", "export", "admin"]
 
 
 @pytest.fixture
@@ -158,3 +158,83 @@ def test_match_auto_proposes_an_optimal_plan_and_dry_run_sends_nothing(
     assert "proposed 0 of 1 waiting students" in again
     error = one_line_error(cli(env, "match", "auto", "--school", "Nowhere"))
     assert "no school" in error
+
+
+# `passerelle admin --as COORDINATOR …`: the chat commands, from a terminal ---------------------
+
+COORDINATOR = "Mme Tremblay"  # the demo data's coordinator (of the demo school)
+
+
+def audit_log(env: dict[str, str]) -> list[tuple[str, str, dict[str, object]]]:
+    import json
+    import sqlite3
+
+    path = env["PASSERELLE_DATABASE_URL"].removeprefix("sqlite:///")
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute("SELECT actor, action, detail FROM audit_log ORDER BY id").fetchall()
+    return [(actor, action, json.loads(detail)) for actor, action, detail in rows]
+
+
+def outbox_texts(env: dict[str, str], chat: str) -> list[str]:
+    import sqlite3
+
+    path = env["PASSERELLE_DATABASE_URL"].removeprefix("sqlite:///")
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute("SELECT text FROM outbox WHERE chat_id = ? ORDER BY id", (chat,))
+        return [text for (text,) in rows]
+
+
+def test_admin_runs_the_chat_commands_as_a_coordinator(env: dict[str, str],
+                                                       tmp_path: Path) -> None:
+    from bots.app import build_services
+
+    catalog = build_services().catalog
+    ok(env, "db", "upgrade")
+    ok(env, "demo-data")
+    listing = ok(env, "admin", "--as", COORDINATOR, "help")
+    assert catalog.t("fr", "admin.help.reveal") in listing  # the coordinator's language
+    # the same answers as in chat
+    assert ok(env, "admin", "--as", COORDINATOR, "reveal", "Léa").strip() == catalog.t(
+        "fr", "reveal.reason_needed", name="Léa")
+    assert ok(env, "admin", "--as", COORDINATOR, "pending").strip() == catalog.t(
+        "fr", "pending.none")
+    # an invite code, audited as typed on the command line
+    out = ok(env, "admin", "--as", COORDINATOR, "invite", "mentor")
+    code = next(w for w in out.split() if len(w) == 9 and w[4] == "-")
+    assert catalog.t("fr", "invite.created", code=code, role="mentor", uses=1,
+                     link="") in out
+    actor, action, detail = audit_log(env)[-1]
+    assert action == "invite_create" and detail["platform"] == "cli"
+    assert actor.startswith("participant:")
+    # a file is written where asked
+    out = ok(env, "admin", "--as", COORDINATOR, "export", "--out", str(tmp_path / "files"))
+    (written,) = (tmp_path / "files").iterdir()
+    assert f"file: {written}" in out and written.read_text(encoding="utf-8").strip()
+
+
+def test_admin_confirms_with_press_and_queues_what_others_receive(env: dict[str, str]) -> None:
+    from bots.app import build_services
+
+    catalog = build_services().catalog
+    ok(env, "db", "upgrade")
+    ok(env, "demo-data")
+    preview = ok(env, "admin", "--as", COORDINATOR, "broadcast", "school", "Bonne", "semaine!")
+    presses = [line.split(" → ", 1)[1] for line in preview.splitlines() if " → " in line]
+    assert presses[0].startswith("passerelle admin --as 'Mme Tremblay' press bcast:")
+    assert outbox_texts(env, "student") == []  # nothing sent before the count is confirmed
+    action = presses[0].rsplit(" ", 1)[1]
+    sent = ok(env, "admin", "--as", COORDINATOR, "press", action)
+    assert sent.strip() == catalog.t("fr", "broadcast.sent", count=1)
+    (copy,) = outbox_texts(env, "student")  # Léa's, for the running service to deliver
+    assert "Bonne semaine!" in copy
+    assert outbox_texts(env, "cli") == []  # the coordinator's own answers were printed
+    assert [d["platform"] for _, a, d in audit_log(env) if a.startswith("broadcast")] == [
+        "cli", "cli"]
+
+
+def test_admin_refuses_anyone_but_a_coordinator(env: dict[str, str]) -> None:
+    ok(env, "db", "upgrade")
+    ok(env, "demo-data")
+    assert "no coordinator called 'Léa'" in one_line_error(
+        cli(env, "admin", "--as", "Léa", "pending"))
+    assert "no coordinator" in one_line_error(cli(env, "admin", "--as", "Personne", "stats"))

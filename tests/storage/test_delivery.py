@@ -270,3 +270,20 @@ def test_every_sender_whose_message_hit_a_blocked_user_is_told(any_world: Harnes
     unreachable = w.services.catalog.t("fr", "delivery.unreachable", name="Marc")
     assert w.texts("kid", STUDENT_PLATFORM) == [unreachable]
     assert w.texts("kid2", STUDENT_PLATFORM) == [unreachable]
+
+
+def test_a_429_holds_the_chat_in_the_pacer_too(any_world: Harness) -> None:
+    """The row waits for its retry in the database; the worker's pacer also holds the chat, so
+    another part or row for it is not sent into the same refusal meanwhile."""
+    from bots.ratelimit import RateLimiter
+
+    w = any_world
+    conversation(w)
+    slack = w.channel(MENTOR_PLATFORM)
+    fail_first(slack, RetryLater("429", retry_after=7))
+    w.say("kid", "Bonjour, tu as une minute?", platform=STUDENT_PLATFORM)
+    worker = w.worker(MENTOR_PLATFORM, rng=random.Random(1))
+    now = [50.0]
+    worker.limiter = RateLimiter(per_chat_interval=0.5, clock=lambda: now[0])
+    assert drain(worker) == 1
+    assert worker.limiter._next_chat["pro"] == pytest.approx(57.0)

@@ -38,6 +38,9 @@ EXPANSIONS: dict[str, tuple[str, ...]] = {
     "last_month.month": tuple(str(n) for n in range(1, 13)),
     "f": ("self_harm", "harassment", "sexual", "meeting", "contact"),  # safety flags
     "decision": ("ok", "redact", "no"),  # moderation.review
+    "sub.name": ("help", "pending", "approve", "reject", "match", "unmatch", "flags", "reveal",
+                 "broadcast", "invite", "stats", "export", "group"),  # admin.SUBCOMMANDS
+    "invited.value": ROLES,  # admin_invite.invite
 }
 
 

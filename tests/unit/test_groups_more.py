@@ -301,7 +301,8 @@ def test_the_welcome_is_fanned_out_to_members_and_shown_to_each_newcomer(
     assert pinned.message.text == t(w, "fr", "group.pinned", name="Santé", welcome=welcome)
     assert pinned.message.to == Address("slack", "pro", root.id)  # in the group's thread
     coord = f"participant:{w.participant('Coord').id}"
-    assert (coord, "group_welcome", {"group_id": group}) in audit_rows(w)
+    assert (coord, "group_welcome", {"group_id": group, "platform": "playground"}
+            ) in audit_rows(w)
 
     w.say("kid2", f"/join {group}")  # a newcomer reads it first thing
     assert news(w, "kid2", "kid") == {"kid2": [t(
@@ -359,7 +360,7 @@ def test_closing_stops_posts_and_the_group_is_no_longer_listed(world: Harness) -
         "kid": [t(w, "fr", "group.closed_notice", name="Santé")],
         "kid2": [t(w, "fr", "group.closed_notice", name="Santé")]}
     coord = f"participant:{w.participant('Coord').id}"
-    assert (coord, "group_close", {"group_id": group}) in audit_rows(w)
+    assert (coord, "group_close", {"group_id": group, "platform": "playground"}) in audit_rows(w)
 
     w.say("kid2", "Une réponse", reply_to=copy.id)  # a reply to a copy: not posted
     w.say("kid2", "Et sans répondre")  # plain text: no group any more, no mentor

@@ -110,37 +110,68 @@ def count(w: Harness, table: object) -> int:
 
 # /mydata -----------------------------------------------------------------------------------------
 
+def exported(w: Harness, user: str) -> tuple[str, dict]:
+    """/mydata's one message to `user`: its text, and its JSON file decoded."""
+    [sent] = w.inbox(user)
+    file = sent.message.attachment
+    assert file is not None and file.mime == "application/json"
+    return sent.message.text, json.loads(file.data.decode("utf-8"))
+
+
 def test_mydata_tells_the_asker_everything_held_on_them_and_nobody_else(world: Harness) -> None:
     w = world
     match_id = scene(w)
     w.say(STUDENT, "/mydata")
-    got = news(w, STUDENT, MENTOR, OTHER_MENTOR, "coord")
+    got = news(w, MENTOR, OTHER_MENTOR, "coord")
     assert got[MENTOR] == got[OTHER_MENTOR] == got["coord"] == []
-    text = "\n".join(got[STUDENT])
-    assert text.startswith(t(w, "fr", "mydata.show", date="2026-09-01", sections="")[:40])
+    text, data = exported(w, STUDENT)
+    # The summary, in their language: the profile, accounts, reminders, and what the file holds.
+    assert text.startswith(t(w, "fr", "mydata.show", date="2026-09-01", sections="",
+                             file="")[:40])
     for expected in (
         t(w, "fr", "profile.pseudonym", name=NAME), t(w, "fr", "profile.age", age=16),
         t(w, "fr", "profile.role.student"),
         t(w, "fr", "mydata.account", platform="playground", user=STUDENT, chat=STUDENT,
           state=t(w, "fr", "mydata.reachable")),
         t(w, "fr", "mydata.nudges", state=t(w, "fr", "nudges.state.off"), count=0),
-        t(w, "fr", "mydata.match", id=match_id, name="Kestrel (soudeuse)",
-          status=t(w, "fr", "mydata.status.active"), start="2026-09-01", end="—"),
-        t(w, "fr", "mydata.first_question", text=WRITTEN[3]),
-        t(w, "fr", "mydata.message", date="2026-09-01", name="Kestrel (soudeuse)",
-          text=WRITTEN[0]),
-        t(w, "fr", "mydata.message", date="2026-09-01", name="Kestrel (soudeuse)",
-          text=WRITTEN[1]),
-        t(w, "fr", "mydata.post", date="2026-09-01", group="Santé", text=WRITTEN[2]),
-        t(w, "fr", "mydata.answer", id=match_id, question=t(w, "fr", "mydata.question.quality"),
-          answer="4"),
+        t(w, "fr", "mydata.counts", matches=2, messages=2, posts=1, answers=1),
+        f"passerelle-{NAME}-2026-09-01.json",
     ):
         assert expected in text, expected
-    assert MENTOR not in text and "ravie de te lire" not in text  # nobody else's ids or words
+    # The file: everything, their own words included, in English keys.
+    assert data["profile"] | {"pseudonym": NAME, "role": "student", "age": 16} == data["profile"]
+    assert data["identities"] == [{
+        "platform": "playground", "account_id": STUDENT, "chat_id": STUDENT, "thread_id": None,
+        "reachable": True, "last_seen_at": data["identities"][0]["last_seen_at"]}]
+    assert data["reminders"]["enabled"] is False
+    matches = {m["id"]: m for m in data["matches"]}
+    assert matches[match_id] | {"with": "Kestrel (soudeuse)", "status": "active",
+                                "ended_at": None} == matches[match_id]
+    asked = [m for m in data["matches"] if m["id"] != match_id]
+    assert [(m["with"], m["first_question"]) for m in asked] == [
+        ("Lupin (infirmier)", WRITTEN[3])]
+    assert [(m["text"], m["match_id"], m["to"]) for m in data["messages"]] == [
+        (WRITTEN[0], match_id, "Kestrel (soudeuse)"), (WRITTEN[1], match_id, "Kestrel (soudeuse)")]
+    assert [(p["text"], p["group"]) for p in data["group_posts"]] == [(WRITTEN[2], "Santé")]
+    assert data["survey_answers"] == [
+        {"match_id": match_id, "question": "quality", "answer": "4"}]
+    whole = text + json.dumps(data, ensure_ascii=False)
+    assert MENTOR not in whole and "ravie de te lire" not in whole  # nobody else's ids or words
     assert (f"participant:{participant_id(w)}", "data_export", {}) in audit_rows(w)
 
 
-def test_a_long_account_is_split_at_the_platforms_limit_and_nothing_is_cut(
+def test_a_mentors_export_holds_their_words_not_the_students(world: Harness) -> None:
+    w = world
+    match_id = scene(w)
+    w.say(MENTOR, "/mydata")
+    text, data = exported(w, MENTOR)
+    assert [m["text"] for m in data["messages"]] == ["Bonjour Zephyrine, ravie de te lire"]
+    assert [(m["id"], m["first_question"]) for m in data["matches"]] == [(match_id, None)]
+    whole = text + json.dumps(data, ensure_ascii=False)
+    assert not any(words in whole for words in WRITTEN)
+
+
+def test_a_long_history_goes_whole_in_the_file_and_the_summary_stays_short(
         world: Harness) -> None:
     w = world
     student(w, "kid", "Zoé")
@@ -152,11 +183,22 @@ def test_a_long_account_is_split_at_the_platforms_limit_and_nothing_is_cut(
     settle(w, "kid", "pro")
     settle(w, "kid", "pro")  # (one message per chat and round: more than a run's rounds)
     w.say("kid", "/mesdonnees")
-    parts = w.inbox("kid")
-    assert len(parts) >= 2 and all(len(p.message.text) <= 4000 for p in parts)
-    whole = "\n".join(p.message.text for p in parts)
-    assert all(line.strip() in whole for line in lines)
+    text, data = exported(w, "kid")
+    assert len(text) < 1500 and "message-000" not in text
+    assert [m["text"] for m in data["messages"]] == [line.strip() for line in lines]  # all
     assert news(w, "pro")["pro"] == []
+
+
+def test_the_export_file_is_utf8_json_named_after_the_person(world: Harness) -> None:
+    w = world
+    student(w, "kid", "Zoé")
+    settle(w, "kid")
+    w.say("kid", "/mydata")
+    [sent] = w.inbox("kid")
+    file = sent.message.attachment
+    assert file is not None and file.name == "passerelle-Zoé-2026-09-01.json"
+    raw = file.data.decode("utf-8")
+    assert '"pseudonym": "Zoé"' in raw and raw.startswith('{\n  "')  # not \u-escaped; indented
 
 
 def test_mydata_and_forgetme_work_before_onboarding_is_finished(world: Harness) -> None:
@@ -167,8 +209,9 @@ def test_mydata_and_forgetme_work_before_onboarding_is_finished(world: Harness) 
         w.say(young, text)
     settle(w, young)
     w.say(young, "/mydata")
-    [shown] = w.texts(young)
+    shown, data = exported(w, young)
     assert t(w, "fr", "profile.age", age=12) in shown and t(w, "fr", "mydata.onboarding") in shown
+    assert data["profile"]["signed_up"] is False and data["profile"]["age"] == 12
     w.say(young, "/forgetme")
     assert w.texts(young) == [t(w, "fr", "forget.confirm")]
     w.press(young, "forget:yes")  # the button, though onboarding is not finished
@@ -248,6 +291,27 @@ def test_forgetme_leaves_no_trace_of_the_person_in_any_table(any_world: Harness)
     # Writing again from the same account: a stranger, asked for an invite code.
     w.say(STUDENT, "allo?")
     assert w.texts(STUDENT) == [t(w, "fr", "welcome.need_code")]
+
+
+def test_an_export_sent_before_forgetme_leaves_neither_its_name_nor_its_bytes(
+        any_world: Harness) -> None:
+    w = any_world
+    scene(w)
+    w.say(STUDENT, "/mydata")
+    exported(w, STUDENT)
+    with w.sql().conn as conn:
+        assert conn.execute(select(O.c.file_name, O.c.file_data)
+                            .where(O.c.file_name.is_not(None))).all() == [
+            (f"passerelle-{NAME}-2026-09-01.json", None)]  # delivered: the bytes are gone
+    w.say(STUDENT, "/forgetme")
+    w.press(STUDENT, "forget:yes")
+    settle(w, STUDENT, MENTOR, OTHER_MENTOR, "coord")
+    sweep(w.bus, w.clock())
+    settle(w, MENTOR, OTHER_MENTOR)
+    assert traces(w, [NAME, *WRITTEN]) == []
+    with w.sql().conn as conn:
+        assert conn.execute(select(func.count()).select_from(O).where(
+            O.c.file_name.is_not(None) | O.c.file_data.is_not(None))).scalar_one() == 0
 
 
 def test_an_erased_mentor_leaves_no_profession_or_bio_and_the_student_is_told(
