@@ -220,7 +220,8 @@ def confirm(ctx: Context, p: Participant, broadcast_id: int) -> None:
         lang = recipient.language
         if lang not in bodies:
             bodies[lang] = _framed(ctx, p, lang, draft.body)
-        ctx.out.append(Envelope(Outbound(address, bodies[lang]), recipient_id=recipient.id))
+        ctx.out.append(Envelope(Outbound(address, bodies[lang]), recipient_id=recipient.id,
+                                broadcast_id=broadcast_id))
     _audit(ctx, p, "broadcast_sent", draft, len(audience))
     ctx.tell(p, "broadcast.sent", count=len(audience))
 

@@ -144,6 +144,7 @@ class Envelope:
     opens_thread: bool = False
     group_id: int | None = None  # a group's copy: its thread on platforms with threads
     post_id: int | None = None  # the group post this is a copy of (replies are routed by it)
+    broadcast_id: int | None = None  # a coordinator's broadcast this is a copy of
 
 
 @dataclass(slots=True)

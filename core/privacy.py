@@ -36,13 +36,15 @@ log = logging.getLogger("passerelle.privacy")
 
 @dataclass(frozen=True, slots=True)
 class Written:
-    """Something a person wrote that is kept: a relayed message (`match_id`) or a group post
-    (`group_id`)."""
+    """Something a person wrote that is kept: a relayed message (`match_id`), a group post
+    (`group_id`), a message held for review or flagged (`status`), a broadcast (`scope`)."""
 
     at: datetime
     body: str
     match_id: int | None = None
     group_id: int | None = None
+    status: str | None = None
+    scope: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,8 @@ class Holdings:
     posts: tuple[Written, ...] = ()
     answers: tuple[tuple[int, str, str], ...] = ()  # (match, question, answer)
     nudges_sent: int = 0
+    held: tuple[Written, ...] = ()  # what they wrote that was held for review, or flagged
+    broadcasts: tuple[Written, ...] = ()  # a coordinator's messages to many
 
 
 # /mydata ----------------------------------------------------------------------------------------
@@ -77,7 +81,8 @@ def show_data(ctx: Context, p: Participant) -> None:
                   state=ctx.t(lang, "mydata.reachable" if i.reachable else "mydata.unreachable"))
             for i in held.identities]),
         _section(ctx, lang, "mydata.reminders", _reminder_lines(ctx, p, held)),
-        ctx.t(lang, "mydata.counts", matches=len(held.matches), messages=len(held.messages),
+        ctx.t(lang, "mydata.counts", matches=len(held.matches),
+              messages=len(held.messages) + len(held.held) + len(held.broadcasts),
               posts=len(held.posts), answers=len(held.answers)),
     ]
     data = export(ctx, p, held, names, _group_names(ctx, held))
@@ -115,6 +120,7 @@ def export(ctx: Context, p: Participant, held: Holdings, names: dict[int, str],
             "vetted": p.vetted, "paused": p.paused, "bio": p.bio,
             "signed_up": p.step is Step.DONE, "step": p.step.value,
             "message_waiting": p.pending_text, "since": _iso(p.created_at),
+            "rejected_at": _iso(p.rejected_at), "rejected_reason": p.rejected_reason,
         },
         "identities": [
             {"platform": i.platform, "account_id": i.platform_user_id,
@@ -142,6 +148,12 @@ def export(ctx: Context, p: Participant, held: Holdings, names: dict[int, str],
         "survey_answers": [
             {"match_id": match_id, "question": question, "answer": answer}
             for match_id, question, answer in held.answers],
+        "reviewed_messages": [
+            {"at": _iso(w.at), "match_id": w.match_id, "group_id": w.group_id,
+             "status": w.status, "text": w.body}
+            for w in held.held],
+        "broadcasts": [
+            {"at": _iso(w.at), "scope": w.scope, "text": w.body} for w in held.broadcasts],
     }
 
 

@@ -113,7 +113,15 @@ class PrivacyQueries:
             .where(SA.c.participant_id == pid).order_by(SA.c.id)))
         nudges = self.conn.execute(
             select(func.count()).select_from(N).where(N.c.participant_id == pid)).scalar_one()
-        return Holdings(identities, matches, messages, posts, answers, int(nudges))
+        held = tuple(Written(r.created_at, r.body, match_id=r.match_id, group_id=r.group_id,
+                             status=r.status) for r in self.conn.execute(
+            select(HM.c.created_at, HM.c.body, HM.c.match_id, HM.c.group_id, HM.c.status)
+            .where(HM.c.sender_id == pid, HM.c.body != "").order_by(HM.c.id)))
+        broadcasts = tuple(Written(r.created_at, r.body, scope=r.scope) for r in self.conn.execute(
+            select(BC.c.created_at, BC.c.body, BC.c.scope)
+            .where(BC.c.author_id == pid, BC.c.body != "").order_by(BC.c.id)))
+        return Holdings(identities, matches, messages, posts, answers, int(nudges), held,
+                        broadcasts)
 
     # /forgetme ----------------------------------------------------------------------------
     def erase_participant(self, participant_id: int, now: datetime) -> dict[str, int]:
@@ -172,16 +180,10 @@ class PrivacyQueries:
 
     def _erase_broadcasts(self, pid: int) -> int:
         """A coordinator's broadcasts lose their words, and so do their copies: those still
-        waiting are dropped, those delivered blanked. A copy is told by its broadcast's send
-        time (all were written then) and its words; it names no sender (core.broadcast)."""
-        sent = self.conn.execute(select(BC.c.sent_at, BC.c.body).where(
-            BC.c.author_id == pid, BC.c.status == "sent", BC.c.body != "")).all()
-        for broadcast in sent:
-            copies = and_(O.c.created_at == broadcast.sent_at, O.c.sender_id.is_(None),
-                          O.c.match_id.is_(None), O.c.post_id.is_(None),
-                          O.c.text.contains(broadcast.body, autoescape=True))
-            self._run(delete(O).where(copies, O.c.status == PENDING))
-            self._run(update(O).where(copies, O.c.status != PENDING).values(**_BLANK_TEXT))
+        waiting are dropped, those delivered blanked."""
+        copies = O.c.broadcast_id.in_(select(BC.c.id).where(BC.c.author_id == pid))
+        self._run(delete(O).where(copies, O.c.status == PENDING))
+        self._run(update(O).where(copies, O.c.status != PENDING, _HAS_BODY).values(**_BLANK_TEXT))
         return self._run(update(BC).where(BC.c.author_id == pid, BC.c.body != "")
                          .values(body=""))
 

@@ -486,7 +486,7 @@ def _outbox_values(env: Envelope, now: datetime) -> dict[str, Any]:
         "text": msg.text, "buttons": mapping.buttons_to_json(msg.buttons),
         "reply_to": msg.reply_to, "recipient_id": env.recipient_id, "sender_id": env.sender_id,
         "match_id": env.match_id, "relayed_id": env.relayed_id, "op": env.op,
-        "group_id": env.group_id, "post_id": env.post_id,
+        "group_id": env.group_id, "post_id": env.post_id, "broadcast_id": env.broadcast_id,
         "status": "pending",
         "attempts": 0, "parts_sent": 0, "next_attempt_at": now, "created_at": now,
         "platform_message_ids": "",

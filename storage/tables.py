@@ -289,6 +289,7 @@ class OutboxRow(SQLModel, table=True):
     relayed_id: int | None = None
     group_id: int | None = None
     post_id: int | None = Field(default=None, index=True)
+    broadcast_id: int | None = Field(default=None, index=True)  # a copy of that broadcast
     op: str = Field(default="send", max_length=8, sa_column_kwargs={"server_default": "send"})
     opens_thread: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     status: str = Field(default="pending", max_length=16)

@@ -408,3 +408,34 @@ def test_the_audit_log_keeps_no_message_body(world: Harness) -> None:
     assert details  # there is an audit trail…
     for body in (*WRITTEN, "ravie de te lire", "bio-zeta"):
         assert not any(body in detail for detail in details), body  # …without a body
+
+
+def test_a_coordinators_export_holds_their_broadcasts_and_their_copies_know_them(
+        world: Harness) -> None:
+    from tests.unit.test_broadcast import CLAIRE, ZOE, preview, scene
+
+    w = world
+    scene(w)
+    _, actions, _ = preview(w, CLAIRE, "school Portes ouvertes jeudi")
+    w.press(CLAIRE, actions[0])
+    settle(w, CLAIRE, ZOE)
+    broadcast_id = int(actions[0].partition(":")[2])
+    with w.sql().conn as conn:
+        copies = conn.execute(select(O.c.recipient_id).where(
+            O.c.broadcast_id == broadcast_id)).all()
+    assert len(copies) == 2  # Zoé and Liam, each copy tied to its broadcast (for /forgetme)
+    w.say(CLAIRE, "/mydata")
+    _, data = exported(w, CLAIRE)
+    assert [(b["scope"], b["text"]) for b in data["broadcasts"]] == [
+        ("school", "Portes ouvertes jeudi")]
+
+
+def test_a_message_held_for_review_is_in_its_writers_export(world: Harness) -> None:
+    w = world
+    scene(w)
+    w.say(STUDENT, "Appelle-moi au 514-555-0199")  # a minor: held for the coordinators
+    settle(w, STUDENT, MENTOR, "coord")
+    w.say(STUDENT, "/mydata")
+    _, data = exported(w, STUDENT)
+    assert [(m["status"], m["text"]) for m in data["reviewed_messages"]] == [
+        ("held", "Appelle-moi au 514-555-0199")]

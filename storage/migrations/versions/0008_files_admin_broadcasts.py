@@ -51,6 +51,8 @@ def upgrade() -> None:
             sa.Column("file_type", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True)
         )
         batch_op.add_column(sa.Column("file_data", sa.LargeBinary(), nullable=True))
+        batch_op.add_column(sa.Column("broadcast_id", sa.Integer(), nullable=True))
+        batch_op.create_index(batch_op.f("ix_outbox_broadcast_id"), ["broadcast_id"], unique=False)
 
     with op.batch_alter_table("participants", schema=None) as batch_op:
         batch_op.add_column(
@@ -72,6 +74,8 @@ def downgrade() -> None:
         batch_op.drop_column("rejected_at")
 
     with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_outbox_broadcast_id"))
+        batch_op.drop_column("broadcast_id")
         batch_op.drop_column("file_data")
         batch_op.drop_column("file_type")
         batch_op.drop_column("file_name")
