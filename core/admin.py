@@ -14,23 +14,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from core import admin_flags, admin_invite, admin_people, cohort, figures, group_admin
+from core import admin_flags, admin_invite, admin_people, figures, group_admin
 from core import broadcast as broadcasts
+from core.admin_scope import is_coordinator
 from core.context import Context
-from core.model import Participant, Role
+from core.model import Participant
 from core.text import fold
 
 Handler = Callable[[Context, Participant, str], None]
-
-# Kept for the callers of the first version of this module.
-pending = admin_people.pending
-unmatch = admin_people.unmatch
-vet_button = admin_people.vet_button
-
-
-def match_auto(ctx: Context, p: Participant, args: str) -> None:
-    """`/matchauto [school]`."""
-    cohort.coordinator_plan(ctx, p, args.strip())
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +58,7 @@ _BY_WORD: dict[str, Sub] = {
 
 def command(ctx: Context, p: Participant, args: str) -> None:
     """`/admin <command> [args]`."""
-    if p.role is not Role.COORDINATOR:
-        ctx.tell(p, "command.coordinators_only")
+    if not is_coordinator(ctx, p):
         return
     word, _, rest = args.strip().partition(" ")
     if not word:

@@ -8,11 +8,10 @@ program staff see all.
 
 from __future__ import annotations
 
-from core.admin_people import is_coordinator
+from core.admin_scope import is_coordinator
 from core.context import Context
 from core.model import Held, Participant
-from core.names import display_name
-from core.safety import redact
+from core.moderation import ask_review, show_flagged
 
 MAX_LISTED = 20
 
@@ -32,25 +31,12 @@ def flags(ctx: Context, p: Participant, _: str = "") -> None:
 
 def show(ctx: Context, p: Participant, held: Held) -> None:
     """One item of the queue, as the coordinators were first told of it, with its buttons."""
-    lang = p.language
     sender = ctx.store.participant(held.sender_id)
-    name = display_name(ctx, sender, lang) if sender else "?"
     about = _about(ctx, held, sender)
     if held.status == "flagged":
-        labels = ", ".join(ctx.t(lang, f"safety.flag.{f}") for f in held.reasons
-                           if f in FLAGS)
-        seen = ctx.button(lang, "flags.seen_button", f"flag:seen:{held.id}")
-        ctx.tell(p, "safety.flagged", buttons=(seen,), name=name, about=about,
-                 flags=labels or "—", text=held.body)
-        return
-    buttons = (ctx.button(lang, "safety.approve", f"held:ok:{held.id}"),
-               ctx.button(lang, "safety.send_redacted", f"held:redact:{held.id}"),
-               ctx.button(lang, "safety.reject", f"held:no:{held.id}"))
-    ctx.tell(p, "safety.review", buttons=buttons, name=name, about=about, text=held.body,
-             hidden=redact(held.body, lang).text)
-
-
-FLAGS = ("self_harm", "harassment", "sexual", "meeting", "contact")
+        show_flagged(ctx, p, held, sender, about)
+    else:
+        ask_review(ctx, p, held, sender, about)
 
 
 def _about(ctx: Context, held: Held, sender: Participant | None) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 
-from core.admin_people import is_coordinator
+from core.admin_scope import is_coordinator, school_in_scope
 from core.context import Context
 from core.model import Invite, Participant, Role
 from core.text import fold
@@ -86,11 +86,5 @@ def _school_for(ctx: Context, p: Participant, role: Role, name: str
             ctx.tell(p, "invite.which_school")
             return False, None
         return True, p.school_id
-    school = ctx.store.find_school(name)
-    if school is None:
-        ctx.tell(p, "stats.unknown_school", name=name[:80])
-        return False, None
-    if p.school_id is not None and school.id != p.school_id:
-        ctx.tell(p, "admin.not_yours")
-        return False, None
-    return True, school.id
+    school = school_in_scope(ctx, p, name)
+    return (True, school.id) if school is not None else (False, None)

@@ -1,49 +1,24 @@
 """Coordinators acting on people: mentors awaiting vetting (approve, reject with a reason),
 proposing and ending matches, and revealing who is behind a pseudonym in an emergency.
 
-Scope is checked here, in core: a school's coordinator acts on their school's students and on
-mentors (who serve every school); program staff (a coordinator with no school) on everyone.
+Scope is checked in core (core.admin_scope): a school's coordinator acts on their school's
+students and on mentors (who serve every school); program staff (a coordinator with no school)
+on everyone.
 Every action is audited with who, what, on whom and from which platform (`Context.audit`).
 """
 
 from __future__ import annotations
 
+from core.admin_scope import is_coordinator, may_act_on
 from core.context import Context
 from core.errors import DomainError
 from core.matches import propose_match
 from core.model import Participant, Role, Step
 from core.moderation import vet
+from core.names import named_first
 
 MAX_LISTED = 20
 MAX_REASON = 300  # participants.rejected_reason
-MAX_NAME_WORDS = 4  # a pseudonym is at most 24 characters: a few words
-
-
-def is_coordinator(ctx: Context, p: Participant) -> bool:
-    if p.role is Role.COORDINATOR:
-        return True
-    ctx.tell(p, "command.coordinators_only")
-    return False
-
-
-def may_act_on(p: Participant, target: Participant) -> bool:
-    """A school's coordinator: their school's students and every mentor; staff: anyone."""
-    if p.school_id is None:
-        return True
-    if target.role is Role.MENTOR:
-        return True
-    return target.role is Role.STUDENT and target.school_id == p.school_id
-
-
-def named(ctx: Context, args: str) -> tuple[Participant | None, str]:
-    """The person named first in `args` (a pseudonym may hold spaces: the longest run of
-    first words that names someone) and the rest of the words."""
-    words = args.split()
-    for cut in range(min(len(words), MAX_NAME_WORDS), 0, -1):
-        found = ctx.store.find_participant(" ".join(words[:cut]))
-        if found is not None:
-            return found, " ".join(words[cut:])
-    return None, args.strip()
 
 
 def two_named(ctx: Context, args: str) -> tuple[Participant, Participant] | None:
@@ -87,11 +62,9 @@ def pending(ctx: Context, p: Participant, _: str = "") -> None:
 
 def vet_button(ctx: Context, p: Participant, mentor_id: int) -> None:
     """The Approve button of `/pending`: the same as `/vet PSEUDONYM`."""
-    mentor = ctx.store.participant(mentor_id)
-    if mentor is None or mentor.role is not Role.MENTOR or not mentor.pseudonym:
-        ctx.tell(p, "button.stale")
-        return
-    vet(ctx, p, mentor.pseudonym)
+    mentor = _pressed_mentor(ctx, p, mentor_id)
+    if mentor is not None:
+        vet(ctx, p, mentor.pseudonym or "")
 
 
 def approve(ctx: Context, p: Participant, args: str) -> None:
@@ -104,19 +77,28 @@ def reject_button(ctx: Context, p: Participant, mentor_id: int) -> None:
     works the same on every platform and from the command line): this says which."""
     if not is_coordinator(ctx, p):
         return
+    mentor = _pressed_mentor(ctx, p, mentor_id)
+    if mentor is not None:
+        ctx.tell(p, "reject.how", name=mentor.pseudonym)
+
+
+def _pressed_mentor(ctx: Context, p: Participant, mentor_id: int) -> Participant | None:
+    """The mentor a /pending button names, or None once `p` was told the button is stale."""
     mentor = ctx.store.participant(mentor_id)
     if mentor is None or mentor.role is not Role.MENTOR or not mentor.pseudonym:
         ctx.tell(p, "button.stale")
-        return
-    ctx.tell(p, "reject.how", name=mentor.pseudonym)
+        return None
+    return mentor
 
 
 def reject(ctx: Context, p: Participant, args: str) -> None:
     """`/admin reject PSEUDONYM reason…`: the mentor is turned down and told why, kindly;
-    they leave /pending and are never matched, suggested nor let into a group."""
+    they leave /pending and are never matched, suggested nor let into a group. A mentor turned
+    down after being vetted (a parent's complaint, say) also leaves their conversations (both
+    sides told it is the coordination's decision, as for /admin unmatch) and their groups."""
     if not is_coordinator(ctx, p):
         return
-    mentor, reason = named(ctx, args)
+    mentor, reason = named_first(ctx, args)
     if mentor is None or mentor.role is not Role.MENTOR:
         ctx.tell(p, "reject.how", name=args.split()[0][:40] if args.split() else "…")
         return
@@ -132,7 +114,23 @@ def reject(ctx: Context, p: Participant, args: str) -> None:
     ctx.store.save_participant(mentor)
     ctx.audit(p, "mentor_rejected", {"mentor_id": mentor.id, "reason": mentor.rejected_reason})
     ctx.tell(mentor, "reject.mentor_told", reason=mentor.rejected_reason)
+    _withdraw(ctx, mentor)
     ctx.tell(p, "reject.done", name=mentor.pseudonym)
+
+
+def _withdraw(ctx: Context, mentor: Participant) -> None:
+    """A rejected mentor's open conversations end and their group memberships go."""
+    from core.relay import end_match  # relay is the one place a match ends
+
+    assert mentor.id is not None
+    for open_match in ctx.store.open_matches(mentor.id):
+        end_match(ctx, open_match, ended_by=None, told="end.by_coordinator")
+    for group in ctx.store.groups_of(mentor.id):
+        ctx.store.leave_group(group.id or 0, mentor.id)
+    fresh = ctx.store.participant(mentor.id)  # end_match saved them (current conversation)
+    if fresh is not None and fresh.current_group_id is not None:
+        fresh.current_group_id = None
+        ctx.store.save_participant(fresh)
 
 
 # Matches ---------------------------------------------------------------------------------------
@@ -200,7 +198,7 @@ def reveal(ctx: Context, p: Participant, args: str) -> None:
     revealed whom and why."""
     if not is_coordinator(ctx, p):
         return
-    target, reason = named(ctx, args)
+    target, reason = named_first(ctx, args)
     if target is None:
         ctx.tell(p, "reveal.how")
         return

@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from core.admin_scope import covers, is_coordinator
 from core.context import Context
 from core.groups import find_group, managed_groups, manages
 from core.model import Address, Broadcast, Envelope, Outbound, Participant, Role, School
@@ -51,8 +52,7 @@ Audience = list[tuple[Participant, Address]]
 def command(ctx: Context, p: Participant, args: str) -> None:
     """Write a draft and show it with its count and two buttons; nothing is sent yet."""
     assert p.id is not None
-    if p.role is not Role.COORDINATOR:
-        ctx.tell(p, "command.coordinators_only")
+    if not is_coordinator(ctx, p):
         return
     word, rest = _split(args)
     scope = _SCOPES.get(fold(word))
@@ -116,7 +116,7 @@ def _aim_school(ctx: Context, p: Participant, rest: str) -> tuple[int | None, st
     schools = ctx.store.school_list()
     named, text = _school_named(schools, rest)
     if p.school_id is not None:
-        if named is not None and named.id != p.school_id:
+        if named is not None and not covers(p, named.id):
             ctx.tell(p, "broadcast.not_your_school", name=named.name)
             return None
         return p.school_id, text
@@ -168,7 +168,7 @@ def _still_allowed(ctx: Context, p: Participant, draft: Broadcast) -> bool:
     if p.role is not Role.COORDINATOR:
         return False
     if draft.scope == SCHOOL:
-        return p.school_id is None or p.school_id == draft.target_id
+        return covers(p, draft.target_id)
     if draft.scope == GROUP:
         group = ctx.store.group(draft.target_id or 0)
         return group is not None and not group.closed and manages(ctx, p, group)

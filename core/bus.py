@@ -211,7 +211,7 @@ def run_command(ctx: Context, p: Participant, command: Command, inbound: Inbound
         case "bio" if onboarding_done:
             mentoring.bio(ctx, p, command.args)
         case "matchauto" | "jumelage" if onboarding_done:
-            admin.match_auto(ctx, p, command.args)
+            cohort.coordinator_plan(ctx, p, command.args.strip())
         case "suggest" | "suggestions" if onboarding_done:
             choosing.suggest(ctx, p)
         case "mentors" if onboarding_done:

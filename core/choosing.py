@@ -10,7 +10,7 @@ from core.context import Context
 from core.errors import DomainError
 from core.matches import request_mentor
 from core.model import MatchStatus, MentorKind, Participant, Role, Step
-from core.names import shown_name
+from core.names import named_first, shown_name
 from core.onboarding import KIND_WORDS
 from core.scoring import MentorCard, MentorPool, StudentCard, Suggestion
 
@@ -153,13 +153,12 @@ def request(ctx: Context, p: Participant, args: str) -> None:
     if not words:
         ctx.tell(p, "request.how")
         return
-    # A pseudonym may hold spaces ("Marie Eve"): the longest run of first words that names a
-    # mentor is the name, the rest is the question.
-    for cut in range(min(len(words), 4), 0, -1):
-        mentor = ctx.store.find_participant(" ".join(words[:cut]))
-        if mentor is not None and mentor.role is Role.MENTOR and mentor.step is Step.DONE:
-            _send(ctx, p, mentor, " ".join(words[cut:]) or None)
-            return
+    # The longest run of first words that names an onboarded mentor; the rest is the question.
+    mentor, question = named_first(
+        ctx, args, lambda m: m.role is Role.MENTOR and m.step is Step.DONE)
+    if mentor is not None:
+        _send(ctx, p, mentor, question or None)
+        return
     ctx.tell(p, "request.unknown_mentor", name=words[0])
 
 

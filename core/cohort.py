@@ -12,12 +12,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.admin_scope import is_coordinator, school_in_scope
 from core.commands import row_id
 from core.context import Context
 from core.errors import DomainError
 from core.matches import send_proposal
 from core.matching import assign
-from core.model import Participant, Role
+from core.model import Participant
 from core.scoring import MentorCard, MentorPool, Rules, StudentCard, Weights
 
 CANDIDATES_PER_STUDENT = 50  # the best few are all an optimal plan ever needs
@@ -128,21 +129,14 @@ def plan_scope(ctx: Context, p: Participant, named: str) -> int | None:
     """The school a coordinator plans for: their own; program staff name one (the whole
     program is planned from the command line, `passerelle match auto`). None (and why, told)
     when they may not."""
-    if p.role is not Role.COORDINATOR:
-        ctx.tell(p, "command.coordinators_only")
+    if not is_coordinator(ctx, p):
         return None
     if not named:
         if p.school_id is None:
             ctx.tell(p, "cohort.no_school")
         return p.school_id
-    school = ctx.store.find_school(named)
-    if school is None:
-        ctx.tell(p, "stats.unknown_school", name=named[:80])
-        return None
-    if p.school_id is not None and school.id != p.school_id:
-        ctx.tell(p, "admin.not_yours")
-        return None
-    return school.id
+    school = school_in_scope(ctx, p, named)
+    return school.id if school is not None else None
 
 
 def coordinator_plan(ctx: Context, p: Participant, named: str = "") -> None:

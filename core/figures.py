@@ -20,11 +20,12 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
+from core.admin_scope import is_coordinator, school_in_scope
 from core.context import Context
 from core.figure_chart import figures_chart
 from core.figure_export import Row, figures_csv
 from core.figure_period import ALL, Period, parse_period
-from core.model import Attachment, Figures, Participant, Role
+from core.model import Attachment, Figures, Participant
 from core.nudges import local_time
 
 log = logging.getLogger("passerelle.figures")
@@ -77,8 +78,7 @@ def export(ctx: Context, p: Participant, args: str) -> None:
 
 def read_scope(ctx: Context, p: Participant, args: str) -> Scope | None:
     """The scope and period `p` asked for, or None once they were told why not."""
-    if p.role is not Role.COORDINATOR:
-        ctx.tell(p, "command.coordinators_only")
+    if not is_coordinator(ctx, p):
         return None
     text = args.strip()
     if text.lower() in HELP_WORDS:
@@ -92,12 +92,8 @@ def read_scope(ctx: Context, p: Participant, args: str) -> Scope | None:
         return None
     school_id, school = p.school_id, None
     if named:
-        found = ctx.store.find_school(named)
+        found = school_in_scope(ctx, p, named, refused="stats.not_yours")
         if found is None:
-            ctx.tell(p, "stats.unknown_school", name=named[:80])
-            return None
-        if p.school_id is not None and found.id != p.school_id:
-            ctx.tell(p, "stats.not_yours")
             return None
         school_id, school = found.id, found.name
     elif p.school_id is not None:

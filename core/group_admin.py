@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from core.admin_scope import is_coordinator
 from core.context import Context
 from core.groups import (
     MAX_NAME,
@@ -16,7 +17,7 @@ from core.groups import (
     program_of,
     tell_members,
 )
-from core.model import Group, Participant, Role
+from core.model import Group, Participant
 
 _OPTION = re.compile(r"(?<!\S)(field|champ|band|ages|scope|portee)=(\S+)", re.IGNORECASE)
 _BAND = re.compile(r"^(\d{1,2})-(\d{1,2})$")
@@ -31,8 +32,7 @@ _SUBCOMMANDS = {
 
 def command(ctx: Context, p: Participant, args: str) -> None:
     """`/group <what> …` (coordinators only)."""
-    if p.role is not Role.COORDINATOR:
-        ctx.tell(p, "command.coordinators_only")
+    if not is_coordinator(ctx, p):
         return
     word, _, rest = args.strip().partition(" ")
     match _SUBCOMMANDS.get(word.casefold()):

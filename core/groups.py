@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 
+from core.admin_scope import covers
 from core.context import Context
 from core.model import (
     OP_DELETE,
@@ -389,7 +390,7 @@ def managed_groups(ctx: Context, p: Participant) -> list[Group]:
 def manages(ctx: Context, p: Participant, group: Group) -> bool:
     if p.role is not Role.COORDINATOR:
         return False
-    return p.school_id is None or group.school_id == p.school_id or group.created_by == p.id
+    return covers(p, group.school_id) or group.created_by == p.id
 
 
 def tell_members(ctx: Context, group: Group, key: str, *, skip: int | None = None,

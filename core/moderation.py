@@ -11,8 +11,10 @@ delivered, and the sender told. Words of the keyword lists flag the message to t
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from core.admin_scope import covers, is_coordinator
 from core.commands import row_id
 from core.context import Context
 from core.model import Address, Held, Inbound, Match, MatchStatus, Participant, Role
@@ -21,6 +23,9 @@ from core.safety import redact
 from core.text import fold
 
 SELF_HARM = "self_harm"
+# Every flag a message can carry: the keyword lists (config/safety/keywords.toml) and contact
+# details; each is named in the catalogs (`safety.flag.<flag>`).
+FLAGS = (SELF_HARM, "harassment", "sexual", "meeting", "contact")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,13 +99,7 @@ def hold(ctx: Context, sender: Participant, text: str, inbound: Inbound, *, scho
                     {"held_id": held.id, "reasons": list(reasons)}, ctx.now)
     ctx.tell(sender, "safety.held", about_match=match_id, about_group=group_id)
     for coordinator in ctx.store.coordinators_of(school_of):
-        lang = coordinator.language
-        buttons = (ctx.button(lang, "safety.approve", f"held:ok:{held.id}"),
-                   ctx.button(lang, "safety.send_redacted", f"held:redact:{held.id}"),
-                   ctx.button(lang, "safety.reject", f"held:no:{held.id}"))
-        ctx.tell(coordinator, "safety.review", buttons=buttons,
-                 name=display_name(ctx, sender, lang), about=about, text=text,
-                 hidden=redact(text, lang).text)
+        ask_review(ctx, coordinator, held, sender, about)
 
 
 def flag(ctx: Context, sender: Participant, text: str, flags: tuple[str, ...],
@@ -120,29 +119,48 @@ def flag(ctx: Context, sender: Participant, text: str, flags: tuple[str, ...],
     ctx.store.audit(f"participant:{sender.id}", "message_flagged",
                     {"flags": list(flags), "held_id": flagged.id}, ctx.now)
     for coordinator in ctx.store.coordinators_of(school_of):
-        lang = coordinator.language
-        labels = ", ".join(ctx.t(lang, f"safety.flag.{f}") for f in flags)
-        seen = ctx.button(lang, "flags.seen_button", f"flag:seen:{flagged.id}")
-        ctx.tell(coordinator, "safety.flagged", buttons=(seen,),
-                 name=display_name(ctx, sender, lang), about=about, flags=labels, text=text)
+        show_flagged(ctx, coordinator, flagged, sender, about)
     if SELF_HARM in flags and sender.role is Role.STUDENT:
         ctx.tell(sender, "safety.helplines")
+
+
+def ask_review(ctx: Context, coordinator: Participant, held: Held, sender: Participant | None,
+               about: str) -> None:
+    """A held message as a coordinator reads it (when it is held, and in `/admin flags`): who,
+    where, the text and what hiding the details would leave; approve / send redacted /
+    reject."""
+    lang = coordinator.language
+    buttons = (ctx.button(lang, "safety.approve", f"held:ok:{held.id}"),
+               ctx.button(lang, "safety.send_redacted", f"held:redact:{held.id}"),
+               ctx.button(lang, "safety.reject", f"held:no:{held.id}"))
+    ctx.tell(coordinator, "safety.review", buttons=buttons, name=_name(ctx, sender, lang),
+             about=about, text=held.body, hidden=redact(held.body, lang).text)
+
+
+def show_flagged(ctx: Context, coordinator: Participant, held: Held,
+                 sender: Participant | None, about: str) -> None:
+    """A flagged message (delivered) as a coordinator reads it, with the button that takes it
+    out of the queue. Reasons the catalogs do not name (none today) are left out."""
+    lang = coordinator.language
+    labels = ", ".join(ctx.t(lang, f"safety.flag.{f}") for f in held.reasons if f in FLAGS)
+    seen = ctx.button(lang, "flags.seen_button", f"flag:seen:{held.id}")
+    ctx.tell(coordinator, "safety.flagged", buttons=(seen,), name=_name(ctx, sender, lang),
+             about=about, flags=labels or "—", text=held.body)
+
+
+def _name(ctx: Context, sender: Participant | None, lang: str) -> str:
+    return display_name(ctx, sender, lang) if sender is not None else "?"
 
 
 def review(ctx: Context, reviewer: Participant, value: str) -> None:
     """A coordinator's decision on a held message: `ok|redact|no:<id>`; the first counts."""
     from core import groups, relay  # they call this module for every message they relay
 
-    decision, _, held_id = value.partition(":")
-    number = row_id(held_id)
-    held = ctx.store.held(number) if number is not None else None
-    if reviewer.role is not Role.COORDINATOR or held is None or decision not in (
-            "ok", "redact", "no") or held.status == "flagged":
-        ctx.tell(reviewer, "button.stale")
+    pressed = _pressed(ctx, reviewer, value, ("ok", "redact", "no"),
+                       lambda status: status != "flagged")
+    if pressed is None:
         return
-    if not in_scope(reviewer, held):
-        ctx.tell(reviewer, "admin.not_yours")
-        return
+    decision, held = pressed
     assert reviewer.id is not None and held.id is not None
     status = {"ok": "approved", "redact": "redacted", "no": "rejected"}[decision]
     if not ctx.store.review(held.id, status, reviewer.id, ctx.now):
@@ -175,30 +193,37 @@ def review(ctx: Context, reviewer: Participant, value: str) -> None:
              about_group=held.group_id)
 
 
-def in_scope(coordinator: Participant, held: Held) -> bool:
-    """A school's coordinator decides on their school's messages; program staff on all."""
-    return coordinator.school_id is None or held.school_id == coordinator.school_id
-
-
 def close_flag(ctx: Context, p: Participant, value: str) -> None:
     """The "seen" button of a flagged message (`flag:seen:<id>`): out of the queue; the
     first coordinator to press it counts."""
-    verb, _, held_id = value.partition(":")
-    number = row_id(held_id)
-    held = ctx.store.held(number) if number is not None else None
-    if p.role is not Role.COORDINATOR or verb != "seen" or held is None or held.status not in (
-            "flagged", "seen"):
-        ctx.tell(p, "button.stale")
+    pressed = _pressed(ctx, p, value, ("seen",), lambda status: status in ("flagged", "seen"))
+    if pressed is None:
         return
-    if not in_scope(p, held):
-        ctx.tell(p, "admin.not_yours")
-        return
+    held = pressed[1]
     assert p.id is not None and held.id is not None
     if not ctx.store.review(held.id, "seen", p.id, ctx.now, was="flagged"):
         ctx.tell(p, "flags.already_seen")
         return
     ctx.audit(p, "flag_seen", {"held_id": held.id})
     ctx.tell(p, "flags.closed")
+
+
+def _pressed(ctx: Context, p: Participant, value: str, verbs: tuple[str, ...],
+             fits: Callable[[str], bool]) -> tuple[str, Held] | None:
+    """The verb and the message of a coordinator's button on a held or flagged message
+    (`<verb>:<id>`), or None once `p` was told why not: not a coordinator, a verb or a status
+    that does not fit (stale), or another school's message."""
+    verb, _, held_id = value.partition(":")
+    number = row_id(held_id)
+    held = ctx.store.held(number) if number is not None else None
+    if p.role is not Role.COORDINATOR or verb not in verbs or held is None or not fits(
+            held.status):
+        ctx.tell(p, "button.stale")
+        return None
+    if not covers(p, held.school_id):
+        ctx.tell(p, "admin.not_yours")
+        return None
+    return verb, held
 
 
 # Reports and blocks -----------------------------------------------------------------------------
@@ -243,8 +268,7 @@ def block(ctx: Context, p: Participant, match: Match | None) -> None:
 
 def vet(ctx: Context, coordinator: Participant, pseudonym: str) -> None:
     """`/vet <mentor>`: a coordinator vouches for a mentor (who and when: the audit log)."""
-    if coordinator.role is not Role.COORDINATOR:
-        ctx.tell(coordinator, "command.coordinators_only")
+    if not is_coordinator(ctx, coordinator):
         return
     mentor = ctx.store.find_participant(pseudonym.strip()) if pseudonym.strip() else None
     if mentor is None or mentor.role is not Role.MENTOR:

@@ -74,14 +74,14 @@ def show_data(ctx: Context, p: Participant) -> None:
     lang = p.language
     names = {m.id or 0: _other_name(ctx, m, p) for m in held.matches}
     sections = [
-        _section(ctx, lang, "mydata.profile", _profile_lines(ctx, p)),
-        _section(ctx, lang, "mydata.accounts", [
+        _section(ctx, lang, f"mydata.profile.{p.role.value}", _profile_lines(ctx, p)),
+        _section(ctx, lang, f"mydata.accounts.{p.role.value}", [
             ctx.t(lang, "mydata.account", platform=i.platform, user=i.platform_user_id,
                   chat=i.address.chat_id,
                   state=ctx.t(lang, "mydata.reachable" if i.reachable else "mydata.unreachable"))
             for i in held.identities]),
         _section(ctx, lang, "mydata.reminders", _reminder_lines(ctx, p, held)),
-        ctx.t(lang, "mydata.counts", matches=len(held.matches),
+        ctx.t(lang, f"mydata.counts.{p.role.value}", matches=len(held.matches),
               messages=len(held.messages) + len(held.held) + len(held.broadcasts),
               posts=len(held.posts), answers=len(held.answers)),
     ]
@@ -89,7 +89,7 @@ def show_data(ctx: Context, p: Participant) -> None:
     file = Attachment(export_name(p, ctx.now), EXPORT_TYPE, encode_export(data))
     ctx.store.audit(f"participant:{p.id}", "data_export", {}, ctx.now)
     log.info("event=data_export bytes=%d", len(file.data))
-    ctx.tell(p, "mydata.show", attachment=file, date=_day(ctx.now), file=file.name,
+    ctx.tell(p, f"mydata.show.{p.role.value}", attachment=file, date=_day(ctx.now), file=file.name,
              sections="\n\n".join(sections))
 
 
@@ -220,7 +220,7 @@ def ask_forget(ctx: Context, p: Participant) -> None:
     lang = p.language
     buttons = (ctx.button(lang, "forget.yes_button", "forget:yes"),
                ctx.button(lang, "forget.no_button", "forget:no"))
-    ctx.tell(p, "forget.confirm", buttons=buttons)
+    ctx.tell(p, f"forget.confirm.{p.role.value}", buttons=buttons)
 
 
 def is_forget_button(action: str | None) -> bool:
@@ -232,7 +232,7 @@ def answer(ctx: Context, p: Participant, action: str) -> None:
     if action == "forget:yes":
         forget(ctx, p)
     elif action == "forget:no":
-        ctx.tell(p, "forget.kept")
+        ctx.tell(p, f"forget.kept.{p.role.value}")
     else:
         ctx.tell(p, "button.stale")
 
@@ -247,7 +247,7 @@ def forget(ctx: Context, p: Participant) -> None:
         ended += 1
     # Nothing else for them from this event: only the farewell goes to their chat.
     ctx.out[:] = [env for env in ctx.out if env.recipient_id != p.id]
-    ctx.tell(p, "forget.done")
+    ctx.tell(p, f"forget.done.{p.role.value}")
     counts = ctx.store.erase_participant(p.id, ctx.now)
     ctx.store.audit("system", "participant_erased", {"matches_ended": ended}, ctx.now)
     log.info("event=participant_erased matches_ended=%d %s", ended,

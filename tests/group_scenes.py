@@ -1,6 +1,6 @@
-"""The people and groups the discussion-group tests set up, through the real bus: a school's
-coordinator, program staff, students and mentors onboarded by invite code, a group and its
-members."""
+"""The people and groups tests set up, through the real bus: students, mentors and coordinators
+onboarded by invite code (the coordinators' tests build their scenes from these), and for the
+discussion-group tests a school's coordinator, program staff, a group and its members."""
 
 from __future__ import annotations
 
@@ -11,26 +11,60 @@ from tests.inbox import news, settle, t
 SCHOOL = "École Test"
 
 
-def student(w: Harness, user: str, pseudonym: str, *, lang: str = "fr", age: str = "16",
-            fields: str = "1", school: str = SCHOOL, platform: str = "playground") -> None:
-    """A student of `school` (created if new), onboarded through the bus; `fields` is the
-    answer to "which fields?" (1: Santé et soins, 3: Génie civil)."""
+# Onboarding through the bus (each test module's scene is built from these) ------------------
+
+def school_id(w: Harness, name: str) -> int:
+    """The school of that name, created if new."""
     with w.store() as store:
-        found = store.find_school(school) or store.add_school(School(school))
+        found = store.find_school(name) or store.add_school(School(name))
+    assert found.id is not None
+    return found.id
+
+
+def enrol_student(w: Harness, user: str, pseudonym: str, school: int | None, *,
+                  lang: str = "fr", age: str = "16", fields: str = "1",
+                  platform: str = "playground") -> None:
+    """A student of school id `school`, onboarded by invite code (what they were told is left
+    unread); `fields` answers "which fields?" (1: Santé et soins, 3: Génie civil)."""
     code = f"S-{user}".upper()
-    w.invite(code, Role.STUDENT, found.id)
+    w.invite(code, Role.STUDENT, school)
     for text in (f"/start {code}", lang, pseudonym, age, fields, "ok"):
         w.say(user, text, platform=platform)
+
+
+def enrol_mentor(w: Harness, user: str, pseudonym: str, *, lang: str = "fr",
+                 profession: str = "infirmière", field: str = "1",
+                 platform: str = "playground") -> None:
+    """A professional mentor of `field`, onboarded by invite code, not vetted yet."""
+    code = f"M-{user}".upper()
+    w.invite(code, Role.MENTOR)
+    for text in (f"/start {code}", lang, pseudonym, "1", profession, field, "8", "3"):
+        w.say(user, text, platform=platform)
+
+
+def enrol_coordinator(w: Harness, user: str, pseudonym: str, school: int | None, *,
+                      lang: str = "fr") -> None:
+    """A coordinator of school id `school`, or program staff when it is None."""
+    code = f"C-{user}".upper()
+    w.invite(code, Role.COORDINATOR, school)
+    for text in (f"/start {code}", lang, pseudonym):
+        w.say(user, text)
+
+
+# The discussion-group scenes ------------------------------------------------------------------
+
+def student(w: Harness, user: str, pseudonym: str, *, lang: str = "fr", age: str = "16",
+            fields: str = "1", school: str = SCHOOL, platform: str = "playground") -> None:
+    """A student of `school` (created if new), onboarded, their news read."""
+    enrol_student(w, user, pseudonym, school_id(w, school), lang=lang, age=age, fields=fields,
+                  platform=platform)
     settle(w, user, platform=platform)
 
 
 def mentor(w: Harness, user: str, pseudonym: str, *, lang: str = "fr", field: str = "1",
            vetted: bool = True, platform: str = "playground") -> None:
     """A professional mentor ("infirmière") of `field`, vetted by the program unless not."""
-    code = f"M-{user}".upper()
-    w.invite(code, Role.MENTOR)
-    for text in (f"/start {code}", lang, pseudonym, "1", "infirmière", field, "8", "3"):
-        w.say(user, text, platform=platform)
+    enrol_mentor(w, user, pseudonym, lang=lang, field=field, platform=platform)
     with w.store() as store:
         found = store.find_participant(pseudonym)
         assert found is not None and found.language == lang
@@ -41,13 +75,8 @@ def mentor(w: Harness, user: str, pseudonym: str, *, lang: str = "fr", field: st
 
 def other_coordinator(w: Harness, user: str, school: str | None) -> None:
     """A coordinator of another school, or program staff (no school) when `school` is None."""
-    school_id = None
-    if school is not None:
-        with w.store() as store:
-            school_id = (store.find_school(school) or store.add_school(School(school))).id
-    w.invite(f"C-{user}".upper(), Role.COORDINATOR, school_id)
-    for text in (f"/start C-{user}", "fr", user.capitalize()):
-        w.say(user, text)
+    enrol_coordinator(w, user, user.capitalize(),
+                      school_id(w, school) if school is not None else None)
     settle(w, user)
 
 
@@ -62,23 +91,12 @@ def post(w: Harness, name: str, text: str, group: str = "Santé", lang: str = "f
 
 
 def coordinator(w: Harness, user: str = "coord") -> None:
-    """A school's coordinator (school 1), onboarded."""
-    with w.store() as store:
-        school = store.find_school(SCHOOL) or store.add_school(School(SCHOOL))
-    w.invite(f"C-{user}".upper(), Role.COORDINATOR, school.id)
-    for text in (f"/start C-{user}", "fr", user.capitalize()):
-        w.say(user, text)
-    settle(w, user)
+    """A coordinator of the school of the scenes (SCHOOL), onboarded."""
+    other_coordinator(w, user, SCHOOL)
 
 
 def vetted_mentor(w: Harness, user: str, pseudonym: str) -> None:
-    w.enrol_mentor(user, pseudonym)
-    with w.store() as store:
-        mentor = store.find_participant(pseudonym)
-        assert mentor is not None
-        mentor.vetted = True
-        store.save_participant(mentor)
-    settle(w, user)
+    mentor(w, user, pseudonym)
 
 
 def a_group(w: Harness, text: str = "/group new Santé band=14-17") -> int:

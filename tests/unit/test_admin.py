@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from core.context import Services
 from core.model import MatchStatus, Role, School
 from storage.engine import make_engine
+from tests.group_scenes import enrol_coordinator, enrol_student
 from tests.harness import Harness
 from tests.inbox import audit_rows, news, settle, t
 
@@ -30,14 +31,10 @@ def build_scene(w: Harness) -> None:
         b = store.add_school(School("École B")).id
     for user, name, school, age in (("student", "Zoé", a, "16"), ("noe", "Noé", a, "17"),
                                     ("ana", "Ana", b, "17")):
-        w.invite(f"S-{user}".upper(), Role.STUDENT, school)
-        for text in (f"/start S-{user}", "fr", name, age, "1", "ok"):
-            w.say(user, text)
+        enrol_student(w, user, name, school, age=age)
     for user, name, school in (("claire", "Claire", a), ("bruno", "Bruno", b),
                                ("paul", "Paul", None)):
-        w.invite(f"C-{user}".upper(), Role.COORDINATOR, school)
-        for text in (f"/start C-{user}", "fr", name):
-            w.say(user, text)
+        enrol_coordinator(w, user, name, school)
     w.enrol_mentor("mentor", "Marc", profession="soudeur")
     w.enrol_mentor("anne", "Anne", profession="infirmière")
     w.enrol_mentor("lea", "Léa", profession="ingénieure")
@@ -228,6 +225,35 @@ def test_reject_asks_for_a_reason_then_tells_the_mentor_and_keeps_them_out(w: Ha
     assert news(w, "noe")["noe"] == [t(w, "fr", "request.unknown_mentor", name="Léa")]
 
 
+def test_a_rejected_mentor_is_suggested_to_nobody_and_let_into_no_group(w: Harness) -> None:
+    """Anne was vetted and could be asked; once turned down, no student finds her (/suggest, a
+    suggestion's button, /request) and no group lets her in, while Marc still joins."""
+    anne = w.participant("Anne").id
+    w.say("noe", "/suggest")
+    (before,) = w.inbox("noe")
+    assert "Anne" in before.message.text
+    w.say("claire", "/group new Santé")
+    assert len(news(w, "claire")["claire"]) == 1  # created
+    with w.store() as store:
+        group = max(g.id or 0 for g in store.open_groups(None, None, everywhere=True))
+    w.say("paul", "/admin refuser Anne Plainte d'un parent")
+    assert news(w, "paul")["paul"] == [t(w, "fr", "reject.done", name="Anne")]
+    w.say("noe", "/suggest")
+    assert "Anne" not in " ".join(news(w, "noe")["noe"])
+    w.press("noe", f"ask:{anne}")  # the button of the earlier suggestion
+    w.say("noe", "/request Anne Bonjour")
+    assert news(w, "noe")["noe"] == [t(w, "fr", "request.unknown_mentor", name="Anne")] * 2
+    w.say("anne", f"/join {group}")
+    w.press("anne", f"gjoin:{group}")
+    assert news(w, "anne")["anne"][-2:] == [t(w, "fr", "group.unknown", name=str(group)),
+                                            t(w, "fr", "group.cannot_join")]
+    w.say("mentor", f"/join {group}")  # Marc, vetted: the group itself is open to mentors
+    assert news(w, "mentor")["mentor"][0].startswith(t(w, "fr", "group.joined", name="Santé",
+                                                       count=1, welcome="", how="")[:30])
+    with w.store() as store:
+        assert store.membership(group, anne or 0) is None
+
+
 # Matches ---------------------------------------------------------------------------------------
 
 def test_match_from_chat_proposes_to_the_mentor_with_the_safety_gates(w: Harness) -> None:
@@ -307,6 +333,27 @@ def test_flags_lists_the_queue_in_scope_and_seen_closes_a_flag(w: Harness) -> No
     assert news(w, "paul")["paul"] == [t(w, "fr", "flags.none")]
 
 
+def test_the_queue_and_reveal_on_both_databases(any_world: Harness) -> None:
+    """The queries behind /admin flags (held and flagged rows by school, oldest first, a seen
+    one out) and /admin reveal (every account of a person), on SQLite and on PostgreSQL."""
+    w = any_world
+    build_scene(w)
+    w.say("claire", "/admin flags")
+    header, held, flagged = w.inbox("claire")
+    assert header.message.text == t(w, "fr", "flags.header", count=2, more="")
+    assert "514-555-0199" in held.message.text and "loser" in flagged.message.text
+    w.say("bruno", "/admin flags")
+    assert news(w, "bruno")["bruno"] == [t(w, "fr", "flags.none")]
+    w.press("paul", flagged.message.buttons[0].action)
+    w.say("paul", "/admin flags")
+    paul = news(w, "paul")["paul"]
+    assert paul[0] == t(w, "fr", "flags.closed")
+    assert paul[1] == t(w, "fr", "flags.header", count=1, more="") and len(paul) == 3
+    w.say("paul", "/admin reveal Zoé urgence")
+    line = t(w, "fr", "reveal.line", platform="playground", user="student", chat="student")
+    assert news(w, "paul")["paul"] == [t(w, "fr", "reveal.show", name="Zoé", accounts=line)]
+
+
 def test_a_flag_arrives_with_its_seen_button(w: Harness) -> None:
     w.say("student", "On se voit en personne?")  # meeting: flagged to school A
     (note,) = [s for s in w.inbox("claire") if s.message.buttons]
@@ -379,3 +426,26 @@ def test_who_invites_whom(w: Harness) -> None:
     made = sorted(row[1:] for row in invites(w) - before)
     school_b = w.participant("Ana").school_id
     assert made == [("coordinator", school_b, 1), ("mentor", None, 3)]
+
+
+def test_a_mentor_rejected_after_vetting_leaves_their_conversations_and_groups(
+        w: Harness) -> None:
+    """Anne, vetted, in a conversation with Noé and in a group, is turned down: the
+    conversation ends (both told it is the coordination's decision) and she leaves the group."""
+    w.match("Noé", "Anne")
+    w.say("claire", "/group new Santé")
+    with w.store() as store:
+        group = max(g.id or 0 for g in store.open_groups(None, None, everywhere=True))
+    w.say("anne", f"/join {group}")
+    settle(w, "noe", "anne", "claire")
+    w.say("paul", "/admin refuser Anne Plainte d'un parent")
+    got = news(w, "paul", "noe", "anne")
+    assert got["paul"] == [t(w, "fr", "reject.done", name="Anne")]
+    assert got["noe"][0] == t(w, "fr", "end.by_coordinator", name="Anne (infirmière)")
+    assert got["anne"][1] == t(w, "fr", "end.by_coordinator", name="Noé")
+    assert got["anne"][0] == t(w, "fr", "reject.mentor_told", reason="Plainte d'un parent")
+    anne = w.participant("Anne")
+    with w.store() as store:
+        assert store.open_matches(anne.id or 0) == []
+        assert store.membership(group, anne.id or 0) is None
+        assert store.participant(anne.id or 0).current_match_id is None  # type: ignore[union-attr]

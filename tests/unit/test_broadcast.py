@@ -18,6 +18,7 @@ from core.context import Context
 from core.model import Address, Envelope, Identity, Participant, Role, School, Step
 from storage.store import O
 from storage.tables import BroadcastRow, metadata
+from tests.group_scenes import enrol_coordinator, enrol_mentor, enrol_student
 from tests.harness import Harness
 from tests.inbox import audit_rows, news, settle, t
 
@@ -32,20 +33,6 @@ EVERYONE = (CLAIRE, BRUNO, PAUL, ZOE, LIAM, NOE, HALF, INES, MARC, LEA, SAM)
 
 # The scene ---------------------------------------------------------------------------------------
 
-def _student(w: Harness, user: str, name: str, school: int, lang: str = "fr") -> None:
-    w.invite(f"S-{user}".upper(), Role.STUDENT, school)
-    for text in (f"/start S-{user}", lang, name, "16", "1", "ok"):
-        w.say(user, text)
-
-
-def _mentor(w: Harness, user: str, name: str, lang: str = "fr", vetted: bool = True) -> None:
-    w.invite(f"M-{user}".upper(), Role.MENTOR)
-    for text in (f"/start M-{user}", lang, name, "1", "soudeur", "1", "8", "3"):
-        w.say(user, text)
-    if vetted:
-        w.vet(name)
-
-
 def scene(w: Harness) -> dict[str, int]:
     """École A: Zoé (fr), Liam (en), Noé (blocked the bot), Gone (erased herself), Half (still
     onboarding); École B: Inès. Mentors: Marc (fr) and Sam (en), vetted; Léa, not vetted.
@@ -56,20 +43,18 @@ def scene(w: Harness) -> dict[str, int]:
         b = store.add_school(School("École B")).id
     assert a is not None and b is not None
     for user, name, school in ((CLAIRE, "Claire", a), (BRUNO, "Bruno", b), (PAUL, "Paul", None)):
-        w.invite(f"C-{user}".upper(), Role.COORDINATOR, school)
-        for text in (f"/start C-{user}", "fr", name):
-            w.say(user, text)
-    _student(w, ZOE, "Zoé", a)
-    _student(w, LIAM, "Liam", a, lang="en")
-    _student(w, NOE, "Noé", a)
-    _student(w, GONE, "Gone", a)
-    _student(w, INES, "Inès", b)
+        enrol_coordinator(w, user, name, school)
+    for user, name, school, lang in ((ZOE, "Zoé", a, "fr"), (LIAM, "Liam", a, "en"),
+                                     (NOE, "Noé", a, "fr"), (GONE, "Gone", a, "fr"),
+                                     (INES, "Inès", b, "fr")):
+        enrol_student(w, user, name, school, lang=lang)
     w.invite("S-HALF", Role.STUDENT, a)
     for text in ("/start S-HALF", "fr", "Half"):  # stops before her age
         w.say(HALF, text)
-    _mentor(w, MARC, "Marc")
-    _mentor(w, SAM, "Sam", lang="en")
-    _mentor(w, LEA, "Léa", vetted=False)
+    for user, name, lang in ((MARC, "Marc", "fr"), (SAM, "Sam", "en"), (LEA, "Léa", "fr")):
+        enrol_mentor(w, user, name, lang=lang, profession="soudeur")
+    w.vet("Marc")
+    w.vet("Sam")  # Léa: not vetted
     w.say(CLAIRE, "/group new Santé band=14-17")
     with w.store() as store:
         group = max(g.id or 0 for g in store.open_groups(None, None, everywhere=True))
@@ -285,7 +270,7 @@ def test_the_audience_is_counted_again_when_sent(world: Harness) -> None:
     ids = scene(w)
     _, actions, count = preview(w, CLAIRE, "school Bienvenue aux nouveaux")
     assert count == 2
-    _student(w, "s-user-7", "Nora", ids["a"])  # joins before Claire presses
+    enrol_student(w, "s-user-7", "Nora", ids["a"])  # joins before Claire presses
     settle(w, "s-user-7")
     press(w, CLAIRE, actions[0])
     got = news(w, CLAIRE, "s-user-7")

@@ -14,7 +14,8 @@ from sqlalchemy import Engine
 
 from core import figures
 from core.context import Context, Services
-from core.model import Attachment, Role, School
+from core.model import Attachment, Envelope, School
+from tests.group_scenes import enrol_coordinator, enrol_student
 from tests.harness import Harness
 from tests.inbox import audit_rows, news, settle, t
 
@@ -34,18 +35,6 @@ def text_any_world(any_db: Engine, services: Services) -> Harness:
     return Harness(any_db, replace(services, chart=None))
 
 
-def student(w: Harness, user: str, pseudonym: str, school: int | None) -> None:
-    w.invite(f"S-{user}".upper(), Role.STUDENT, school)
-    for text in (f"/start S-{user}", "fr", pseudonym, "16", "1", "ok"):
-        w.say(user, text)
-
-
-def coordinator(w: Harness, user: str, pseudonym: str, school: int | None) -> None:
-    w.invite(f"C-{user}".upper(), Role.COORDINATOR, school)
-    for text in (f"/start C-{user}", "fr", pseudonym):
-        w.say(user, text)
-
-
 def program(w: Harness) -> None:
     """Everyone joins on 1 September 2026 at 15:00 UTC (11:00 in Toronto, the coordinators'
     zone) but Tom, on 6 October.
@@ -58,11 +47,11 @@ def program(w: Harness) -> None:
     with w.store() as store:
         a = store.add_school(School("École A")).id
         b = store.add_school(School("École B")).id
-    student(w, "zoe", "Zoé", a)
-    student(w, "leo", "Léo", a)
-    student(w, "max", "Max", b)
-    coordinator(w, "claire", "Claire", a)
-    coordinator(w, "paul", "Paul", None)
+    enrol_student(w, "zoe", "Zoé", a)
+    enrol_student(w, "leo", "Léo", a)
+    enrol_student(w, "max", "Max", b)
+    enrol_coordinator(w, "claire", "Claire", a)
+    enrol_coordinator(w, "paul", "Paul", None)
     for user, name in (("marc", "Marc"), ("lea", "Léa"), ("noe", "Noé"), ("eve", "Ève")):
         w.enrol_mentor(user, name)
     zoe = w.match("Zoé", "Marc")
@@ -79,7 +68,7 @@ def program(w: Harness) -> None:
     w.say("zoe", "/end")
     w.press("zoe", f"survey:{zoe}:influence:yes")
     w.clock.advance(25 * DAY)  # 6 October
-    student(w, "tom", "Tom", a)
+    enrol_student(w, "tom", "Tom", a)
     w.match("Tom", "Marc")
     w.say("tom", "Bonjour Marc")
     w.clock.advance(HOUR)
@@ -109,8 +98,8 @@ LAST_30_DAYS = dict(participants=10, students=4, mentors=4, vetted=3, active_men
                     answered=1, waiting=0, relayed=2, share="100 %", answers=1)
 
 
-def test_a_schools_figures_and_the_programs(text_world: Harness) -> None:
-    w = text_world
+def test_a_schools_figures_and_the_programs(text_any_world: Harness) -> None:
+    w = text_any_world
     program(w)
     w.say("claire", "/stats")
     assert news(w, "claire")["claire"] == [expected(w, "École A", ALL_TIME, **SCHOOL_A)]
@@ -194,17 +183,22 @@ def test_a_school_whose_name_ends_like_a_period(text_world: Harness) -> None:
 
 def run(w: Harness, pseudonym: str, command: object, args: str) -> Attachment:
     """Run a figures command for `pseudonym` in one transaction; the file it sends."""
+    (envelope,) = said(w, pseudonym, command, args)
+    assert envelope.recipient_id == w.participant(pseudonym).id
+    attachment = envelope.message.attachment
+    assert attachment is not None
+    return attachment
+
+
+def said(w: Harness, pseudonym: str, command: object, args: str) -> list[Envelope]:
+    """What a figures command run for `pseudonym` in one transaction writes to the outbox."""
     with w.store() as store:
         ctx = Context(store, w.services, w.clock())
         p = store.find_participant(pseudonym)
         assert p is not None
         command(ctx, p, args)  # type: ignore[operator]
-        (envelope,) = ctx.out
         store.enqueue(ctx.out, ctx.now)
-    assert envelope.recipient_id == p.id
-    attachment = envelope.message.attachment
-    assert attachment is not None
-    return attachment
+    return ctx.out
 
 
 def png_size(data: bytes) -> tuple[int, int]:
@@ -260,8 +254,8 @@ def as_shown(row: dict[str, str]) -> dict[str, object]:
     )
 
 
-def test_export_says_in_csv_what_stats_says(text_world: Harness) -> None:
-    w = text_world
+def test_export_says_in_csv_what_stats_says(text_any_world: Harness) -> None:
+    w = text_any_world
     program(w)
     sheet = run(w, "Paul", figures.export, "2026-09")
     assert sheet.name == "passerelle-stats-program-2026-09.csv"
@@ -288,13 +282,9 @@ def test_export_keeps_to_the_callers_scope(text_world: Harness) -> None:
     program(w)
     w.say("claire", "/stats")  # where Claire is reached
     settle(w, "claire")
-    with w.store() as store:
-        ctx = Context(store, w.services, w.clock())
-        claire = store.find_participant("Claire")
-        assert claire is not None
-        figures.export(ctx, claire, "École B")
-        assert [e.message.text for e in ctx.out] == [t(w, "fr", "stats.not_yours")]
-        assert ctx.out[0].message.attachment is None
+    (refused,) = said(w, "Claire", figures.export, "École B")
+    assert refused.message.text == t(w, "fr", "stats.not_yours")
+    assert refused.message.attachment is None
 
 
 def test_the_chart_and_the_file_reach_the_coordinator(world: Harness) -> None:

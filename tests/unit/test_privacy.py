@@ -126,7 +126,7 @@ def test_mydata_tells_the_asker_everything_held_on_them_and_nobody_else(world: H
     assert got[MENTOR] == got[OTHER_MENTOR] == got["coord"] == []
     text, data = exported(w, STUDENT)
     # The summary, in their language: the profile, accounts, reminders, and what the file holds.
-    assert text.startswith(t(w, "fr", "mydata.show", date="2026-09-01", sections="",
+    assert text.startswith(t(w, "fr", "mydata.show.student", date="2026-09-01", sections="",
                              file="")[:40])
     for expected in (
         t(w, "fr", "profile.pseudonym", name=NAME), t(w, "fr", "profile.age", age=16),
@@ -134,7 +134,7 @@ def test_mydata_tells_the_asker_everything_held_on_them_and_nobody_else(world: H
         t(w, "fr", "mydata.account", platform="playground", user=STUDENT, chat=STUDENT,
           state=t(w, "fr", "mydata.reachable")),
         t(w, "fr", "mydata.nudges", state=t(w, "fr", "nudges.state.off"), count=0),
-        t(w, "fr", "mydata.counts", matches=2, messages=2, posts=1, answers=1),
+        t(w, "fr", "mydata.counts.student", matches=2, messages=2, posts=1, answers=1),
         f"passerelle-{NAME}-2026-09-01.json",
     ):
         assert expected in text, expected
@@ -213,9 +213,9 @@ def test_mydata_and_forgetme_work_before_onboarding_is_finished(world: Harness) 
     assert t(w, "fr", "profile.age", age=12) in shown and t(w, "fr", "mydata.onboarding") in shown
     assert data["profile"]["signed_up"] is False and data["profile"]["age"] == 12
     w.say(young, "/forgetme")
-    assert w.texts(young) == [t(w, "fr", "forget.confirm")]
+    assert w.texts(young) == [t(w, "fr", "forget.confirm.student")]
     w.press(young, "forget:yes")  # the button, though onboarding is not finished
-    assert w.texts(young) == [t(w, "fr", "forget.done")]
+    assert w.texts(young) == [t(w, "fr", "forget.done.student")]
     sweep(w.bus, w.clock())
     assert traces(w, ["Petitpois", young]) == []
     assert all("age" not in detail for _, _, detail in audit_rows(w))  # "refused_age" kept
@@ -229,11 +229,11 @@ def test_forgetme_asks_first_and_no_keeps_everything(world: Harness) -> None:
     scene(w)
     w.say(STUDENT, "/forgetme")
     [asked] = w.inbox(STUDENT)
-    assert asked.message.text == t(w, "fr", "forget.confirm")
+    assert asked.message.text == t(w, "fr", "forget.confirm.student")
     assert [b.action for b in asked.message.buttons] == ["forget:yes", "forget:no"]
     before = traces(w, [NAME, *WRITTEN])
     w.press(STUDENT, "forget:no")
-    assert w.texts(STUDENT) == [t(w, "fr", "forget.kept")]
+    assert w.texts(STUDENT) == [t(w, "fr", "forget.kept.student")]
     assert traces(w, [NAME, *WRITTEN]) == before
     w.say(STUDENT, "encore là")
     assert news(w, OTHER_MENTOR)[OTHER_MENTOR] == [
@@ -247,10 +247,10 @@ def test_forgetme_leaves_no_trace_of_the_person_in_any_table(any_world: Harness)
     matches_before = count(w, M)
     assert traces(w, [NAME, STUDENT, *WRITTEN])  # the scan does see them while they are here
     w.say(STUDENT, "/forgetme")
-    assert w.texts(STUDENT) == [t(w, "fr", "forget.confirm")]
+    assert w.texts(STUDENT) == [t(w, "fr", "forget.confirm.student")]
     w.press(STUDENT, "forget:yes")
     got = news(w, STUDENT, MENTOR, OTHER_MENTOR, "coord")
-    assert got[STUDENT] == [t(w, "fr", "forget.done")]
+    assert got[STUDENT] == [t(w, "fr", "forget.done.student")]
     assert got[MENTOR][0] == t(w, "fr", "forget.partner_left", name=NAME)
     assert got[MENTOR][1] == t(w, "fr", "survey.end_reason")  # as after an /end
     assert got[OTHER_MENTOR] == [t(w, "fr", "forget.request_withdrawn", name=NAME)]
@@ -327,7 +327,7 @@ def test_an_erased_mentor_leaves_no_profession_or_bio_and_the_student_is_told(
     w.say("pro", "/oublier")
     w.press("pro", "forget:yes")
     got = news(w, "kid", "pro")
-    assert got["pro"][-1] == t(w, "fr", "forget.done")
+    assert got["pro"][-1] == t(w, "fr", "forget.done.mentor")
     name = t(w, "fr", "relay.name_with_profession", name="Orion", profession="Soudeuse Qx")
     assert got["kid"][0] == t(w, "fr", "forget.partner_left", name=name)
     sweep(w.bus, w.clock())
@@ -348,8 +348,8 @@ def test_a_farewell_waiting_to_go_out_keeps_its_address_until_delivered(world: H
     sweep(w.bus, w.clock())  # before delivery: nothing to blank yet, the farewell waits
     with w.sql().conn as conn:
         waiting = conn.execute(select(O.c.chat_id, O.c.text).where(O.c.status == "pending")).all()
-    assert [tuple(r) for r in waiting] == [(STUDENT, t(w, "fr", "forget.done"))]
-    assert w.texts(STUDENT)[-1] == t(w, "fr", "forget.done")
+    assert [tuple(r) for r in waiting] == [(STUDENT, t(w, "fr", "forget.done.student"))]
+    assert w.texts(STUDENT)[-1] == t(w, "fr", "forget.done.student")
     sweep(w.bus, w.clock())
     assert traces(w, [NAME, STUDENT]) == []
     w.press(STUDENT, "forget:yes")  # pressed twice: nothing is left to erase, nor to answer
