@@ -112,9 +112,14 @@ class DeliveryWorker:
         )
         if items:
             batch = [item.id for item in items]
-            sent = await asyncio.gather(
-                *(self.send(item, batch) for item in items), return_exceptions=True
-            )
+            keeper = asyncio.create_task(self._keep_leases(batch))
+            try:
+                sent = await asyncio.gather(
+                    *(self.send(item, batch) for item in items), return_exceptions=True
+                )
+            finally:
+                keeper.cancel()
+                await asyncio.gather(keeper, return_exceptions=True)
             # Whatever went wrong with one row's bookkeeping, the rows the platform accepted are
             # recorded: otherwise they would be sent again when their lease ends.
             for item, outcome in zip(items, sent, strict=True):
@@ -131,6 +136,18 @@ class DeliveryWorker:
             if fatal:  # the process is going down (exit, interrupt): let it, once that is saved
                 raise fatal[0]
         return len(items)
+
+    async def _keep_leases(self, batch: list[int]) -> None:
+        """Renew the batch's leases every third of a lease while it is being sent (pacing may
+        hold a batch longer than a lease): the lease then only says how soon another instance
+        takes over the rows of one that died, so it can be short."""
+        while True:
+            await asyncio.sleep(self.lease_seconds / 3)
+            until = self.clock() + timedelta(seconds=self.lease_seconds)
+            try:
+                await asyncio.to_thread(self.queue.renew, batch, until)
+            except Exception:  # the next renewal, or the lease itself, covers a missed one
+                log.exception("event=lease_renewal_error platform=%s", self.platform)
 
     async def send(
         self, item: OutboxItem, batch: list[int] | None = None

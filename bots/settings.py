@@ -40,10 +40,11 @@ class PlaygroundSettings(BaseModel):
 class DeliverySettings(BaseModel):
     poll_seconds: float = Field(0.5, gt=0, le=60)
     batch_size: int = Field(50, ge=1, le=1000)
-    # Longer than a send may take (30 s), or another instance could take a row mid-send.
-    lease_seconds: float = Field(60, ge=45, le=3600)
+    # How soon another instance takes over the rows a dead one had claimed. A live worker
+    # renews its leases every third of this while it sends, so a send may take longer.
+    lease_seconds: float = Field(20, ge=3, le=3600)
     # How long one platform call may take before it is abandoned and retried (tests shorten it
-    # to inject timeouts quickly); keep it under lease_seconds.
+    # to inject timeouts quickly).
     send_timeout: float = Field(30, gt=0, le=120)
 
 

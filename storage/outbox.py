@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import (
     Connection,
     Engine,
+    Update,
     bindparam,
     case,
     delete,
@@ -117,6 +118,12 @@ _MARK_RELAYED = (
 )
 
 
+def _renewal(batch: Sequence[int], until: datetime) -> Update:
+    return (update(O)
+            .where(O.c.id.in_(batch), O.c.status == "pending", O.c.claimed_until.is_not(None))
+            .values(claimed_until=until))
+
+
 class OutboxQueue:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -156,11 +163,12 @@ class OutboxQueue:
                     platform_message_id=message_ids[-1] if message_ids else None,
                 )
             )
-            conn.execute(
-                update(O)
-                .where(O.c.id.in_(batch), O.c.status == "pending", O.c.claimed_until.is_not(None))
-                .values(claimed_until=until)
-            )
+            conn.execute(_renewal(batch, until))
+
+    def renew(self, batch: Sequence[int], until: datetime) -> None:
+        """Extend the lease of the batch's rows still claimed and waiting (a live worker's)."""
+        with writing(self.engine) as conn:
+            conn.execute(_renewal(batch, until))
 
     def delivered_many(
         self, done: list[tuple[OutboxItem, tuple[str, ...]]], now: datetime,

@@ -3,6 +3,7 @@ store, on its connection)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -48,7 +49,7 @@ class SafetyQueries:
             source_message_id=held.message_id, status=held.status, school_id=held.school_id,
             created_at=now,
         )).inserted_primary_key[0]
-        return Held(**{**_fields(held), "id": new_id})
+        return replace(held, id=new_id)
 
     def held(self, held_id: int) -> Held | None:
         row = self.conn.execute(select(H).where(H.c.id == held_id)).first()
@@ -109,7 +110,3 @@ class SafetyQueries:
             select(R.c.sender_id, R.c.body).where(R.c.match_id == match_id, R.c.body != "")
             .order_by(desc(R.c.id)).limit(limit))
         return [(r.sender_id, r.body) for r in rows][::-1]
-
-
-def _fields(held: Held) -> dict[str, Any]:
-    return {name: getattr(held, name) for name in held.__dataclass_fields__}

@@ -73,6 +73,7 @@ import hmac
 import itertools
 import json
 import mimetypes
+import random
 import re
 import time
 import uuid
@@ -333,6 +334,9 @@ class FakeSlack:
         self.faults = Faults()  # random 429 / 5xx / timeouts on delivering calls (faults.py)
         self._tickets: set[str] = set()
         self._sockets: list[_Socket] = []  # every connection ever accepted
+        # Each envelope goes to ONE open connection, as on Slack: the newest, or (when set, for
+        # an app running several instances) one drawn with this, as Slack spreads events.
+        self.spread: random.Random | None = None
         self._mpims: dict[frozenset[str], str] = {}
         self._opened: set[str] = set()
         self._responses: dict[str, _ResponseTarget] = {}
@@ -665,7 +669,8 @@ class FakeSlack:
         retry_reason: str | None = None,
         timeout: float = 2.0,
     ) -> str:
-        """Send any envelope on the newest open connection (waiting for one); its envelope_id."""
+        """Send any envelope on one open connection (waiting for one): the newest, or one drawn
+        with `spread`; its envelope_id."""
         envelope_id = str(uuid.uuid4())
         envelope: dict[str, Any] = {
             "envelope_id": envelope_id,
@@ -1323,7 +1328,8 @@ class FakeSlack:
 
     async def _current_socket(self, timeout: float) -> _Socket:
         await self._wait(lambda: self.open_connections > 0, timeout, "an open socket connection")
-        return next(s for s in reversed(self._sockets) if not s.closed)
+        open_now = [s for s in self._sockets if not s.closed]
+        return self.spread.choice(open_now) if self.spread is not None else open_now[-1]
 
     async def _handle_socket(self, request: web.Request) -> web.StreamResponse:
         ticket = request.query.get("ticket", "")

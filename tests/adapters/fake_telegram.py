@@ -23,7 +23,8 @@ become ints, boolean fields become bools, and everything else stays the string t
 Like Telegram (and unlike a permissive mock), the fake answers the errors a relay must cope with:
 text over 4,096 characters, "message is not modified", "message to edit not found", replies to
 unknown messages, callback data over 64 bytes, answering an unknown callback query, getUpdates
-while a webhook is set (409), and a blocked user (403) after `user_blocks`.
+while a webhook is set (409) or while another getUpdates is waiting (the waiting one gets the 409,
+`poll_conflicts` counts them), and a blocked user (403) after `user_blocks`.
 Known simplifications: lengths are counted in code points after no entity parsing (no HTML or
 Markdown parsing at all); the webhook url may be plain http; message ids come from one counter for
 all chats; updates are not pushed to a webhook by themselves (use `post_update_to_webhook`).
@@ -266,6 +267,8 @@ class FakeTelegram:
         self._query_ids = itertools.count(1)
         self._file_ids = itertools.count(1)
         self._changed = asyncio.Event()
+        self._polls = 0  # getUpdates calls so far: a newer one ends the one waiting (409)
+        self.poll_conflicts = 0  # getUpdates calls answered 409 that way
         self._closing = False
         self._runner: web.AppRunner | None = None
         self._url: str | None = None
@@ -914,6 +917,11 @@ class FakeTelegram:
                 "Conflict: can't use getUpdates method while webhook is active; "
                 "use deleteWebhook to delete the webhook first",
             )
+        # One consumer per bot, as on Telegram: a newer getUpdates ends the one still waiting
+        # with a 409 (each instance of a bot polling at once keeps getting these).
+        self._polls += 1
+        poll = self._polls
+        self._notify()
         offset = params.get("offset")
         limit = params.get("limit")
         limit = min(max(limit, 1), 100) if isinstance(limit, int) else 100
@@ -929,7 +937,12 @@ class FakeTelegram:
         def ready() -> list[dict]:
             return [u for u in self._pending if self._allowed(u)][:limit]
 
-        await self._sleep_until(lambda: bool(ready()) or self._closing, timeout)
+        await self._sleep_until(
+            lambda: bool(ready()) or self._closing or self._polls != poll, timeout)
+        if self._polls != poll:
+            self.poll_conflicts += 1
+            raise ApiError(409, "Conflict: terminated by other getUpdates request; make sure "
+                                "that only one bot instance is running")
         return copy.deepcopy(ready())
 
     def _allowed(self, update: dict) -> bool:

@@ -5,6 +5,8 @@ What the three-platform end-to-end test, the fault test and the fault bench shar
 - `Platforms`: the three fakes, started in the caller's event loop on ports the OS picks;
 - `Service`: the environment of one service (database file, tokens, the fakes' addresses, short
   timeouts), the CLI, and `passerelle run` started, killed (SIGKILL), stopped and restarted;
+- `Cluster`: several `Service`s on one PostgreSQL schema, one of them killed at a time (the
+  leader and a follower in turn) while the others run on;
 - the people: `say_slack` plays Slack's redelivery of an unacknowledged Socket Mode envelope
   (`SlackRedelivery`), `wait_for` polls any fake until what a test waits for is there.
 
@@ -32,6 +34,7 @@ import signal  # noqa: E402
 import socket  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
+from collections import Counter  # noqa: E402
 from collections.abc import Callable, Iterable  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -183,6 +186,24 @@ class Service:
         except (aiohttp.ClientError, json.JSONDecodeError, TimeoutError):
             return False
 
+    async def leading(self) -> bool | None:
+        """What /metrics says of this instance's leadership (None: it does not answer)."""
+        try:
+            timeout = aiohttp.ClientTimeout(total=5)
+            async with aiohttp.ClientSession(timeout=timeout) as session, session.get(
+                    f"{self.url}/metrics") as response:
+                body = await response.text()
+        except (aiohttp.ClientError, TimeoutError):
+            return None
+        found = re.search(r"^passerelle_leader (\S+)$", body, re.MULTILINE)
+        return None if found is None else float(found.group(1)) == 1.0
+
+    async def crash(self, rng: random.Random) -> str:
+        """SIGKILL and start again (what the storm does once a round); who was killed."""
+        await self.kill()
+        await self.start()
+        return "single"
+
     async def kill(self) -> None:
         """SIGKILL: no clean-up of any kind, as a crash or an OOM kill."""
         assert self.process is not None
@@ -206,6 +227,63 @@ class Service:
     def log_tail(self, chars: int = 4000) -> str:
         path = self.logs / f"run-{self.runs}.log"
         return path.read_text(errors="replace")[-chars:] if path.exists() else ""
+
+
+@dataclass
+class Cluster:
+    """Several `passerelle run` on one PostgreSQL schema (each its own web port and logs), the
+    same fakes behind them all. The storm kills one instance at a time and starts it again while
+    the others run on: the leader and a follower in turn, the first drawn."""
+
+    instances: list[Service]
+    killed: Counter[str] = field(default_factory=Counter)  # "leader" / "follower" → kills
+    turn: int = -1  # even: the leader's turn to be killed; -1: not drawn yet
+
+    @classmethod
+    def on(cls, platforms: Platforms, database_url: str, logs: Path, size: int = 2, *,
+           seed: int = 0, **extra: str) -> Cluster:
+        """`size` instances of the service on `database_url`; Slack spreads its envelopes over
+        their Socket Mode connections (one connection per envelope, drawn with `seed`)."""
+        platforms.slack.spread = random.Random(seed)
+        return cls([Service(platforms.env(database_url, **extra), logs / f"instance-{k + 1}")
+                    for k in range(size)])
+
+    @property
+    def kills(self) -> int:
+        return sum(s.kills for s in self.instances)
+
+    async def cli(self, *args: str, stdin: str | None = None) -> str:
+        return await self.instances[0].cli(*args, stdin=stdin)
+
+    async def start(self, timeout: float = 30, **extra_env: str) -> None:
+        await asyncio.gather(*(s.start(timeout, **extra_env) for s in self.instances))
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(s.stop() for s in self.instances))
+
+    async def crash(self, rng: random.Random) -> str:
+        """SIGKILL the leader or a follower (in turn, the first drawn) and start it again; which
+        it was. While no single leader is known (a takeover under way), whichever is drawn."""
+        if self.turn < 0:
+            self.turn = rng.randrange(2)
+        want = ("leader", "follower")[self.turn % 2]
+        says = await asyncio.gather(*(s.leading() for s in self.instances))
+        roles = {"leader": [s for s, lead in zip(self.instances, says, strict=True) if lead],
+                 "follower": [s for s, lead in zip(self.instances, says, strict=True)
+                              if lead is False]}
+        if len(roles["leader"]) == 1 and roles[want]:
+            victim, role = rng.choice(roles[want]), want
+            self.turn += 1
+        else:
+            victim, role = rng.choice(self.instances), "either"
+        await victim.kill()
+        self.killed[role] += 1
+        await victim.start()
+        return role
+
+    def log_tail(self, chars: int = 4000) -> str:
+        return "\n".join(f"--- instance {k + 1} (run {s.runs}):\n{s.log_tail(chars // 2)}"
+                         for k, s in enumerate(self.instances))
 
 
 @dataclass
@@ -296,6 +374,7 @@ class RoundResult:
     seconds: float
     tallies: list[Tally]
     faults: dict[str, int]
+    killed: tuple[str, ...] = ()  # who each kill hit: "single", or "leader" / "follower"
 
     @property
     def lost(self) -> int:
@@ -326,7 +405,8 @@ class RoundResult:
         return found
 
     def line(self) -> str:
-        return (f"round {self.number:3d}: {self.seconds:5.1f}s kills={self.kills} "
+        who = "" if set(self.killed) <= {"single"} else f" ({','.join(self.killed)})"
+        return (f"round {self.number:3d}: {self.seconds:5.1f}s kills={self.kills}{who} "
                 f"lost={self.lost} duplicated={self.duplicated} "
                 f"out_of_order={self.out_of_order} faults={self.faults}")
 
@@ -334,9 +414,10 @@ class RoundResult:
 class Storm:
     """One student on Telegram, a mentor on Slack and one on Discord, matched; each round they
     exchange numbered messages while the fakes fail `rate` of the delivering calls and the
-    service is SIGKILLed at a random moment and restarted. Seeded by `seed`."""
+    service (or one instance of a `Cluster`) is SIGKILLed at a random moment and restarted.
+    Seeded by `seed`."""
 
-    def __init__(self, platforms: Platforms, service: Service, seed: int, *,
+    def __init__(self, platforms: Platforms, service: Service | Cluster, seed: int, *,
                  messages: int = 3, rate: float = 0.2) -> None:
         self.p, self.service = platforms, service
         self.tg, self.slack, self.dc = platforms.telegram, platforms.slack, platforms.discord
@@ -345,6 +426,7 @@ class Storm:
         self.sam_dm = self.slack.dm_channel(SLACK_MENTOR)
         self.dina_dm = self.dc.dm_channel_id(DISCORD_MENTOR)
         self.rounds = 0
+        self.killed: list[str] = []  # who each kill hit, in order
 
     # set-up ----------------------------------------------------------------------------------
     async def setup(self) -> None:
@@ -384,7 +466,7 @@ class Storm:
     # one round -------------------------------------------------------------------------------
     async def round(self, kill: bool = True, timeout: float = 90) -> RoundResult:
         self.rounds += 1
-        n, started, kills_before = self.rounds, time.monotonic(), self.service.kills
+        n, started, kills_before = self.rounds, time.monotonic(), len(self.killed)
         self.p.set_faults(self.rate, seed=self.seed * 1000 + n)
         redeliver = asyncio.create_task(self._slack_retries())
         try:
@@ -392,15 +474,21 @@ class Storm:
             if kill:
                 senders.append(self._killer())
             await asyncio.wait_for(asyncio.gather(*senders), timeout)
-            await asyncio.wait_for(self._all_in(n), timeout)
+            try:
+                await asyncio.wait_for(self._all_in(n), timeout)
+            except TimeoutError:  # what never came is counted as lost, and shown
+                for tally in self.tallies(n):
+                    if tally.lost:
+                        print(f"round {n}: stream {tally.stream} got {tally.received} "
+                              f"(lost {tally.lost})", flush=True)
             await asyncio.sleep(1.0)  # a late duplicate would show now
         finally:
             redeliver.cancel()
             await asyncio.gather(redeliver, return_exceptions=True)
             faults = self.p.fault_counts()
             self.p.set_faults(0.0)
-        return RoundResult(n, self.service.kills - kills_before, time.monotonic() - started,
-                           self.tallies(n), faults)
+        return RoundResult(n, len(self.killed) - kills_before, time.monotonic() - started,
+                           self.tallies(n), faults, tuple(self.killed[kills_before:]))
 
     async def _pause(self) -> None:
         await asyncio.sleep(self.rng.uniform(0.0, 0.4))
@@ -429,8 +517,7 @@ class Storm:
 
     async def _killer(self) -> None:
         await asyncio.sleep(self.rng.uniform(0.2, 0.2 + 0.4 * self.messages * 2))
-        await self.service.kill()
-        await self.service.start()
+        self.killed.append(await self.service.crash(self.rng))
 
     async def _slack_retries(self) -> None:
         while True:

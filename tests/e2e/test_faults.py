@@ -9,7 +9,8 @@ service's commit of that fact: that message, the one in flight in its chat, is s
 the next process, so a chat may get one duplicate per kill, right after the original. Any other
 duplicate, any loss or reordering fails the test, with the seed to replay it
 (`PASSERELLE_FAULT_SEED=… pytest tests/e2e/test_faults.py`). 100 rounds:
-`python tests/bench/bench_faults.py`.
+`python tests/bench/bench_faults.py`. Two instances on PostgreSQL, one killed:
+test_faults_instances.py (`bench_faults.py --instances 2`).
 """
 
 from __future__ import annotations

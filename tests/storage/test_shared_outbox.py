@@ -102,3 +102,66 @@ async def test_two_instances_send_each_row_once_and_in_order_per_chat(
     with pg.connect() as conn:
         statuses = dict(conn.execute(select(O.c.status, func.count()).group_by(O.c.status)).all())
     assert statuses == {"delivered": CHATS * PER_CHAT}
+
+
+class SlowChannel(RecordingChannel):
+    """A platform that takes `delay` seconds to accept each message (a slow network, or a
+    pacer holding the batch)."""
+
+    def __init__(self, name: str, arrivals: list[tuple[str, str, str]], delay: float) -> None:
+        super().__init__(name, arrivals, 0)
+        self.delay = delay
+
+    async def send(self, message: Outbound) -> str:
+        await asyncio.sleep(self.delay)
+        self.arrivals.append((self.name, message.to.chat_id, message.text))
+        return f"{self.name}-{len(self.arrivals)}"
+
+
+@pytest.mark.postgres
+async def test_a_live_worker_keeps_its_short_leases_while_a_slow_send_lasts(
+    pg: Engine, services: Services,
+) -> None:
+    """The lease is 0.3 s, a send takes 1 s: the sending worker renews its claim, so the other
+    instance, polling all along, takes nothing of that batch and nothing is sent twice."""
+    now = datetime.now(UTC)
+    with SqlUnitOfWork(pg) as store:
+        store.enqueue([Envelope(Outbound(Address("discord", "slow"), "only once"))], now)
+    arrivals: list[tuple[str, str, str]] = []
+    url = pg.url.render_as_string(hide_password=False)
+    engines = [make_engine(url), make_engine(url)]
+    slow = DeliveryWorker(SlowChannel("slow", arrivals, 1.0), OutboxQueue(engines[0]),
+                          unit_of_work_factory(engines[0]), services, poll_seconds=0.02,
+                          lease_seconds=0.3)
+    other = DeliveryWorker(RecordingChannel("other", arrivals, 1), OutboxQueue(engines[1]),
+                           unit_of_work_factory(engines[1]), services, poll_seconds=0.02,
+                           lease_seconds=0.3)
+    first = asyncio.create_task(slow.drain_once())
+    await asyncio.sleep(0.05)  # the slow worker has claimed the row
+    try:
+        while not first.done():
+            assert await other.drain_once() == 0
+            await asyncio.sleep(0.05)
+        assert await first == 1
+    finally:
+        for engine in engines:
+            engine.dispose()
+    assert arrivals == [("slow", "slow", "only once")]
+
+
+@pytest.mark.postgres
+async def test_the_rows_of_a_dead_instance_are_taken_over_when_its_lease_ends(
+    pg: Engine, services: Services,
+) -> None:
+    now = datetime.now(UTC)
+    with SqlUnitOfWork(pg) as store:
+        store.enqueue([Envelope(Outbound(Address("discord", "c"), "after the lease"))], now)
+    dead = OutboxQueue(pg)
+    assert len(dead.claim("discord", now, 10, 0.5)) == 1  # claimed, then the process died
+    arrivals: list[tuple[str, str, str]] = []
+    survivor = DeliveryWorker(RecordingChannel("survivor", arrivals, 2), OutboxQueue(pg),
+                              unit_of_work_factory(pg), services, lease_seconds=0.5)
+    assert await survivor.drain_once() == 0  # still leased
+    await asyncio.sleep(0.6)
+    assert await survivor.drain_once() == 1
+    assert arrivals == [("survivor", "c", "after the lease")]
