@@ -75,7 +75,7 @@ async def service_up(engine: Engine, services: Services, fake: FakeDiscord,
     ready = len(fake.identifies) + 1
     stop, task = await running(app)
     try:
-        await fake.wait_ready(ready, timeout=5)
+        await fake.wait_ready(ready, timeout=20)
         yield app
     finally:
         stop.set()
@@ -83,7 +83,7 @@ async def service_up(engine: Engine, services: Services, fake: FakeDiscord,
 
 
 async def until(found: Callable[[], Any], what: str) -> Any:
-    for _ in range(250):
+    for _ in range(1000):  # up to 20 s: a loaded CI machine is slow, a pass is quick
         value = found()
         if value:
             return value
@@ -167,7 +167,7 @@ async def test_a_thread_message_written_while_down_is_relayed_after_a_start(
     marc = scene(sqlite_db, services, dm)
     async with service_up(sqlite_db, services, fake, mentor_channel_id=MENTORS_CHANNEL):
         calls = await fake.wait_calls("POST", rf"^/channels/{MENTORS_CHANNEL}/threads$",
-                                      timeout=5)
+                                      timeout=20)
         thread = int(calls[0].response["id"])
         await until(lambda: fake.sent(thread), "the introduction in the thread")
         await fake.user_posts(thread, MENTOR, "Bienvenue dans le fil.")
@@ -208,7 +208,7 @@ async def test_without_the_database_the_channel_still_hears_live_messages(
     channel = DiscordChannel(fake.token, resume_points=broken)
     await channel.start(feed)
     try:
-        await fake.wait_ready(timeout=5)
+        await fake.wait_ready(timeout=20)
         await fake.user_dm(MENTOR, "Allô?")
         await until(lambda: fed, "the live message")
         assert [i.text for i in fed] == ["Allô?"]
