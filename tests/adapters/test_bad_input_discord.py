@@ -21,7 +21,7 @@ from discord.state import ConnectionState
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.discord_adapter import component_to_inbound, message_to_inbound
+from adapters.discord_translation import component_to_inbound, message_to_inbound
 from bots.app import Passerelle
 from tests.adapters.bad_input import check_inbound, garbage, huge_text, mutated, nasty_text
 from tests.adapters.fake_discord import FakeDiscord

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
-from adapters.discord_adapter import CATCH_UP_MARGIN, CATCH_UP_WINDOW, DiscordChannel
+from adapters.discord_adapter import DiscordChannel
+from adapters.discord_catch_up import CATCH_UP_MARGIN, CATCH_UP_WINDOW
 from bots.app import Passerelle
 from bots.settings import load_settings
 from core.bus import EVENT_KEYS_KEPT

@@ -13,19 +13,16 @@ import pytest
 from discord import app_commands
 from discord.state import ConnectionState
 
-from adapters.discord_adapter import (
-    COMMANDS,
+from adapters.discord_adapter import DiscordChannel
+from adapters.discord_client import COMMANDS, MenuTranslator, _api_base
+from adapters.discord_threads import in_mentor_thread, thread_name
+from adapters.discord_translation import (
     MAX_TEXT,
-    DiscordChannel,
-    MenuTranslator,
-    _api_base,
     command_to_inbound,
     component_to_inbound,
     deletion_to_inbound,
-    in_mentor_thread,
     message_to_inbound,
     reference_for,
-    thread_name,
     translate_error,
     view_for,
     with_choice,
