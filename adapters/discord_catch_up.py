@@ -30,7 +30,10 @@ log = logging.getLogger("passerelle.discord")
 # one of the same person, in another channel, was committed (a thread shares its DM's point).
 CATCH_UP_WINDOW = timedelta(days=3)
 CATCH_UP_MARGIN = timedelta(minutes=10)
-CATCH_UP_LIMIT = 100  # messages per channel: one page of history
+# Messages per channel, oldest first (discord.py reads pages of 100). The margin makes a busy
+# DM's read start well before what is new, so one page is not enough: with a page only, what
+# was written last (the very messages a crash or a downtime left unread) was cut off.
+CATCH_UP_LIMIT = 1000
 CATCH_UP_CHANNELS = 500  # channels per catch-up, the most recently active first
 CATCH_UP_CONCURRENCY = 4  # history reads at once (discord.py waits out the rate limits)
 
@@ -164,9 +167,13 @@ class CatchUp:
             else:
                 channel = self.client.get_partial_messageable(
                     channel_id, type=discord.ChannelType.private)
+            read = 0
             async for message in channel.history(after=discord.Object(after),
                                                  oldest_first=True, limit=CATCH_UP_LIMIT):
+                read += 1
                 fed += await self._read_again(message)
+            if read >= CATCH_UP_LIMIT:  # what came after the limit is not read back
+                log.warning("event=discord_catch_up_truncated limit=%d", CATCH_UP_LIMIT)
         except (discord.HTTPException, aiohttp.ClientError) as error:
             log.warning("event=discord_catch_up_channel_failed error=%s",
                         type(error).__name__)

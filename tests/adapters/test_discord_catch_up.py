@@ -215,3 +215,25 @@ async def test_without_the_database_the_channel_still_hears_live_messages(
         assert [i.text for i in fed] == ["Allô?"]
     finally:
         await channel.stop()
+
+
+async def test_more_than_a_page_written_while_down_is_all_read_back_in_order(
+    fake: FakeDiscord, sqlite_db: Engine, services: Services
+) -> None:
+    """Discord's history comes a page of 100 at a time, oldest first: the newest messages of a
+    long downtime (or of a busy DM, read from a margin before the last one committed) are on
+    the last page, and must be read too (the fault rounds lost one that way)."""
+    dm = fake.dm_channel_id(MENTOR)
+    marc = scene(sqlite_db, services, dm)
+    async with service_up(sqlite_db, services, fake):
+        await fake.user_dm(MENTOR, "m000")
+        await until(lambda: relayed(sqlite_db, marc), "the first message relayed")
+    written = [f"m{n:03d}" for n in range(1, 131)]
+    for words in written:
+        await fake.user_dm(MENTOR, words)
+    async with service_up(sqlite_db, services, fake):
+        for _ in range(30):  # up to 60 s: 130 messages to relay on a loaded machine
+            if len(relayed(sqlite_db, marc)) == 131:
+                break
+            await asyncio.sleep(2)
+    assert relayed(sqlite_db, marc) == ["m000", *written]
