@@ -70,7 +70,7 @@ def build_services(settings: Settings | None = None) -> Services:
     safety = settings.safety if settings is not None else SafetySettings()
     return Services(
         catalog=load_catalog(), fields=load_fields(), detect=detect_language,
-        relay_captions=captions, threaded=THREADED_PLATFORMS,
+        relay_captions=captions, threaded=threaded_platforms(settings),
         weights=Weights(**matching.weights.model_dump()),
         rules=Rules(peer_min_age=matching.peer_min_age,
                     max_open_requests=matching.max_open_requests,
@@ -90,6 +90,13 @@ def build_services(settings: Settings | None = None) -> Services:
         chart=render_chart,
         telegram_username=_telegram_username(settings),
     )
+
+
+def threaded_platforms(settings: Settings | None) -> frozenset[str]:
+    """Where each conversation is its own thread: Slack always, Discord in the mentors'
+    channel mode. The core routes by it; the channels (`threads`) deliver by the same rule."""
+    discord = settings is not None and settings.discord.mentor_channel_id is not None
+    return THREADED_PLATFORMS | ({DiscordChannel.platform} if discord else frozenset())
 
 
 def _telegram_username(settings: Settings | None) -> str | None:

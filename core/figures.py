@@ -65,7 +65,7 @@ def export(ctx: Context, p: Participant, args: str) -> None:
     rows = [Row(heading, scope.school_id, figures_of(ctx, scope, scope.school_id))]
     if scope.school_id is None:
         rows += [Row(s.name, s.id, figures_of(ctx, scope, s.id))
-                 for s in ctx.store.figure_schools()]
+                 for s in ctx.store.school_list()]
     since, last = days_of(scope)
     data = figures_csv(rows, scope.period, since, last)
     audit(ctx, p, "export", scope, rows=len(rows))

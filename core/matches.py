@@ -126,6 +126,28 @@ def expire_requests(ctx: Context, older_than: timedelta) -> int:
     return len(expired)
 
 
+def withdraw_request(ctx: Context, match: Match, ended_by: Participant | None) -> None:
+    """A request closed before the mentor answered (a block, a coordinator's decision, a
+    mentor turned down) lapses: it never was a conversation, so it is not counted as one that
+    ended and nobody is asked the end survey. The mentor hears it is withdrawn; a student who
+    asked gets other mentors at once. Whoever closed it is answered by their own command."""
+    match.status = MatchStatus.EXPIRED
+    match.ended_at = ctx.now
+    match.ended_by = ended_by.id if ended_by else None
+    ctx.store.save_match(match)
+    ctx.store.audit(f"participant:{ended_by.id}" if ended_by else "system", "match_expire",
+                    {"match_id": match.id}, ctx.now)
+    mentor = ctx.store.participant(match.mentor_id)
+    if mentor is None:
+        return
+    if ended_by is None or ended_by.id != mentor.id:
+        student = ctx.store.participant(match.student_id)
+        ctx.tell(mentor, "request.withdrawn_mentor", about_match=match.id,
+                 name=display_name(ctx, student, mentor.language) if student else "?")
+    if ended_by is None or ended_by.id != match.student_id:
+        _tell_student_closed(ctx, match, mentor, "request.withdrawn_student")
+
+
 def _tell_student_closed(ctx: Context, match: Match, mentor: Participant, key: str) -> None:
     """A student who asked hears that it will not happen, and gets other mentors at once.
     (A coordinator's proposal was never announced to the student: nothing to take back.)"""

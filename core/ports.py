@@ -163,10 +163,6 @@ class FigureStore(Protocol):
         period [since, until) (None: open on that side); storage/figures.py says how."""
         ...
 
-    def figure_schools(self) -> list[School]:
-        """Every school, by name (a program-wide export has a row for each)."""
-        ...
-
 
 class BroadcastStore(Protocol):
     """Coordinators' broadcasts (core.broadcast): drafts, and who each audience reaches. Each

@@ -242,7 +242,12 @@ def confirm_end(ctx: Context, p: Participant, match_id: int) -> None:
 def end_match(ctx: Context, match: Match, ended_by: Participant | None,
               told: str | None = None) -> None:
     """The end, told to both (a silence that lasted too long, when nobody ended it), and the
-    end survey asked of both."""
+    end survey asked of both. A request not answered yet lapses instead (matches)."""
+    if match.status is MatchStatus.REQUESTED:
+        from core.matches import withdraw_request  # matches builds on relay
+
+        withdraw_request(ctx, match, ended_by)
+        return
     match.status = MatchStatus.ENDED
     match.ended_at = ctx.now
     match.ended_by = ended_by.id if ended_by else None

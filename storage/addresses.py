@@ -6,9 +6,7 @@ from typing import Any
 
 from sqlalchemy import FromClause, select
 
-from storage.tables import IdentityRow
-
-I = IdentityRow.__table__  # noqa: E741
+from storage.tables import I
 
 
 def best_address_of(people: FromClause) -> Any:

@@ -16,21 +16,7 @@ from sqlalchemy import Connection, and_, insert, or_, select, update
 from core.model import Address, Broadcast, Participant, Role, School, Step
 from storage import mapping
 from storage.addresses import best_address_of
-from storage.tables import (
-    BroadcastRow,
-    GroupMemberRow,
-    IdentityRow,
-    ParticipantRow,
-    ProgramRow,
-    SchoolRow,
-)
-
-BC = BroadcastRow.__table__
-GM = GroupMemberRow.__table__
-I = IdentityRow.__table__  # noqa: E741
-P = ParticipantRow.__table__
-PR = ProgramRow.__table__
-S = SchoolRow.__table__
+from storage.tables import BC, GM, PR, I, P, S
 
 _REACHED = (
     select(P, I.c.platform.label("a_platform"), I.c.chat_id.label("a_chat_id"),
@@ -38,6 +24,7 @@ _REACHED = (
     .join(I, I.c.id == best_address_of(P))  # an inner join: the unreachable are not counted
     .order_by(P.c.id)
 )
+
 _ONBOARDED = P.c.step == Step.DONE.value
 _STUDENTS = and_(P.c.role == Role.STUDENT.value, _ONBOARDED)
 # Mentors a coordinator vouched for (and did not turn down): those the program stands behind.

@@ -14,22 +14,14 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from core.model import Figures, MatchStatus, Role, School
+from core.model import Figures, MatchStatus, Role
 from storage.tables import (
-    MatchRow,
-    ParticipantRow,
-    ProgramRow,
-    RelayedMessageRow,
-    SchoolRow,
-    SurveyAnswerRow,
+    SA,
+    M,
+    P,
+    R,
+    S,
 )
-
-M = MatchRow.__table__
-P = ParticipantRow.__table__
-PR = ProgramRow.__table__
-R = RelayedMessageRow.__table__
-S = SchoolRow.__table__
-SA = SurveyAnswerRow.__table__
 
 ACCEPTED = (MatchStatus.ACTIVE.value, MatchStatus.ENDED.value)
 
@@ -46,13 +38,6 @@ def within(column: Any, since: datetime | None, until: datetime | None) -> list[
 
 class FigureQueries:
     conn: Connection
-
-    def figure_schools(self) -> list[School]:
-        """Every school, by name: the rows of a program-wide export."""
-        rows = self.conn.execute(
-            select(S.c.id, S.c.name, PR.c.name.label("program"))
-            .join(PR, PR.c.id == S.c.program_id).order_by(S.c.name)).all()
-        return [School(r.name, r.program, r.id) for r in rows]
 
     def figures(self, school_id: int | None, *, since: datetime | None = None,
                 until: datetime | None = None) -> Figures:

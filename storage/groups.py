@@ -14,23 +14,7 @@ from sqlalchemy import Connection, and_, func, insert, or_, select, update
 from core.model import Address, Group, GroupPost, Member, Membership
 from storage.addresses import best_address_of
 from storage.mapping import ROLES
-from storage.tables import (
-    GroupMemberRow,
-    GroupPostRow,
-    GroupRow,
-    GroupThreadRow,
-    IdentityRow,
-    OutboxRow,
-    ParticipantRow,
-)
-
-G = GroupRow.__table__
-GM = GroupMemberRow.__table__
-GP = GroupPostRow.__table__
-GT = GroupThreadRow.__table__
-P = ParticipantRow.__table__
-I = IdentityRow.__table__  # noqa: E741
-O = OutboxRow.__table__  # noqa: E741
+from storage.tables import GM, GP, GT, G, I, O, P
 
 # Each member with where they are reached: the fan-out of a post to hundreds of members is
 # this one statement, not one lookup per member.

@@ -16,12 +16,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from core.model import MatchStatus, Nudgeable
-from storage.tables import MatchRow, NudgeRow, RelayedMessageRow, SurveyAnswerRow
+from storage.tables import SA, M, N, R
 
-M = MatchRow.__table__
-N = NudgeRow.__table__
-SA = SurveyAnswerRow.__table__
-R = RelayedMessageRow.__table__
 _ACTIVE = M.c.status == MatchStatus.ACTIVE.value
 _STAGES = {"unanswered": M.c.unanswered_stage, "silence": M.c.silence_stage}
 _INSERTS = {"sqlite": sqlite_insert, "postgresql": pg_insert}

@@ -32,10 +32,7 @@ from core.delivery import OutboxItem
 from core.model import OP_DELETE, OP_EDIT, OP_SEND, Address, Envelope, Outbound
 from storage import mapping
 from storage.engine import writing
-from storage.store import O, R, T
-from storage.tables import GroupThreadRow
-
-GT = GroupThreadRow.__table__
+from storage.tables import GT, O, R, T
 
 _CHAT_HEADS = (
     select(func.min(O.c.id))
@@ -78,6 +75,7 @@ _GROUP_THREAD = (
         GT.c.platform == O.c.platform, GT.c.chat_id == O.c.chat_id,
     ).limit(1).scalar_subquery()
 )
+
 _CLAIM = (
     select(
         O,

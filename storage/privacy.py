@@ -30,46 +30,27 @@ from core.model import DEFAULT_LANGUAGE, Step
 from core.privacy import Holdings, Written
 from storage import mapping
 from storage.tables import (
-    AuditRow,
-    BlockRow,
-    BroadcastRow,
-    ErasureRow,
-    GroupMemberRow,
-    GroupPostRow,
-    GroupThreadRow,
-    HeldMessageRow,
-    IdentityRow,
-    InviteRow,
-    MatchRow,
-    NudgeRow,
-    OutboxRow,
-    ParticipantRow,
-    ProcessedEventRow,
-    RelayedMessageRow,
-    RetentionPurgeRow,
-    SurveyAnswerRow,
-    ThreadRow,
+    BC,
+    BL,
+    GM,
+    GP,
+    GT,
+    HM,
+    INV,
+    RP,
+    SA,
+    A,
+    E,
+    I,
+    M,
+    N,
+    O,
+    P,
+    R,
+    T,
+    X,
 )
 
-A = AuditRow.__table__
-BL = BlockRow.__table__
-BC = BroadcastRow.__table__
-HM = HeldMessageRow.__table__
-X = ErasureRow.__table__
-GM = GroupMemberRow.__table__
-GP = GroupPostRow.__table__
-GT = GroupThreadRow.__table__
-I = IdentityRow.__table__  # noqa: E741
-INV = InviteRow.__table__
-M = MatchRow.__table__
-N = NudgeRow.__table__
-O = OutboxRow.__table__  # noqa: E741
-P = ParticipantRow.__table__
-E = ProcessedEventRow.__table__
-R = RelayedMessageRow.__table__
-SA = SurveyAnswerRow.__table__
-T = ThreadRow.__table__
-RP = RetentionPurgeRow.__table__
 _INSERTS = {"sqlite": sqlite_insert, "postgresql": pg_insert}
 
 PENDING = "pending"
@@ -96,8 +77,7 @@ class PrivacyQueries:
     # /mydata ------------------------------------------------------------------------------
     def holdings(self, participant_id: int) -> Holdings:
         pid = participant_id
-        identities = tuple(mapping.identity_from(r) for r in self.conn.execute(
-            select(I).where(I.c.participant_id == pid).order_by(I.c.id)))
+        identities = tuple(self.identities_of(pid))  # type: ignore[attr-defined]
         matches = tuple(mapping.match_from(r) for r in self.conn.execute(
             select(M).where(or_(M.c.student_id == pid, M.c.mentor_id == pid)).order_by(M.c.id)))
         sent = self.conn.execute(
@@ -302,9 +282,6 @@ class PrivacyQueries:
             if left is None:
                 self.conn.execute(update(X).where(X.c.id == erasure.id).values(settled_at=now))
         return blanked
-
-    def count_erasures(self) -> int:
-        return int(self.conn.execute(select(func.count()).select_from(X)).scalar_one())
 
     # retention ----------------------------------------------------------------------------
     def claim_purge(self, day: str, now: datetime) -> bool:

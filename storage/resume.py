@@ -32,23 +32,17 @@ from sqlalchemy import Connection, Engine, func, or_, select
 
 from core.model import MatchStatus
 from storage.tables import (
-    GroupMemberRow,
+    GM,
+    GT,
+    G,
     GroupPostRow,
-    GroupRow,
-    GroupThreadRow,
     HeldMessageRow,
-    IdentityRow,
-    MatchRow,
+    I,
+    M,
     RelayedMessageRow,
-    ThreadRow,
+    T,
 )
 
-I = IdentityRow.__table__  # noqa: E741
-M = MatchRow.__table__
-T = ThreadRow.__table__
-G = GroupRow.__table__
-GM = GroupMemberRow.__table__
-GT = GroupThreadRow.__table__
 OPEN = (MatchStatus.REQUESTED.value, MatchStatus.ACTIVE.value)
 # What people wrote that the service committed with the message's platform id.
 _SOURCES = (RelayedMessageRow.__table__, GroupPostRow.__table__, HeldMessageRow.__table__)

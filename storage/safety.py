@@ -12,18 +12,13 @@ from sqlalchemy import Connection, desc, insert, or_, select, update
 from core.model import Address, Held, Identity, Participant, Role
 from storage import mapping
 from storage.tables import (
-    BlockRow,
-    HeldMessageRow,
-    IdentityRow,
-    ParticipantRow,
-    RelayedMessageRow,
+    BL,
+    HM,
+    I,
+    P,
+    R,
 )
 
-H = HeldMessageRow.__table__
-B = BlockRow.__table__
-P = ParticipantRow.__table__
-R = RelayedMessageRow.__table__
-I = IdentityRow.__table__  # noqa: E741
 # What a coordinator still has to look at: messages held for a decision, flagged ones not seen.
 OPEN_STATUSES = ("held", "flagged")
 
@@ -42,7 +37,7 @@ class SafetyQueries:
     conn: Connection
 
     def hold(self, held: Held, now: datetime) -> Held:
-        new_id = self.conn.execute(insert(H).values(
+        new_id = self.conn.execute(insert(HM).values(
             sender_id=held.sender_id, match_id=held.match_id, group_id=held.group_id,
             reply_to_post=held.reply_to_post, body=held.body, reasons=",".join(held.reasons),
             source_platform=held.source.platform, source_chat_id=held.source.chat_id,
@@ -52,7 +47,7 @@ class SafetyQueries:
         return replace(held, id=new_id)
 
     def held(self, held_id: int) -> Held | None:
-        row = self.conn.execute(select(H).where(H.c.id == held_id)).first()
+        row = self.conn.execute(select(HM).where(HM.c.id == held_id)).first()
         return _held(row) if row else None
 
     def review(self, held_id: int, status: str, reviewer_id: int, now: datetime,
@@ -60,7 +55,7 @@ class SafetyQueries:
         """Decide on a held message (or close a flagged one: `was="flagged"`), if nobody did
         first (True: this decision counts)."""
         result = self.conn.execute(
-            update(H).where(H.c.id == held_id, H.c.status == was)
+            update(HM).where(HM.c.id == held_id, HM.c.status == was)
             .values(status=status, reviewed_by=reviewer_id, reviewed_at=now)
         )
         return result.rowcount == 1
@@ -68,10 +63,10 @@ class SafetyQueries:
     def moderation_queue(self, school_id: int | None, limit: int) -> list[Held]:
         """Held messages awaiting a decision and flagged ones nobody closed, oldest first: of
         one school (None: all of them, for program staff)."""
-        query = select(H).where(H.c.status.in_(OPEN_STATUSES))
+        query = select(HM).where(HM.c.status.in_(OPEN_STATUSES))
         if school_id is not None:
-            query = query.where(H.c.school_id == school_id)
-        return [_held(r) for r in self.conn.execute(query.order_by(H.c.id).limit(limit))]
+            query = query.where(HM.c.school_id == school_id)
+        return [_held(r) for r in self.conn.execute(query.order_by(HM.c.id).limit(limit))]
 
     def identities_of(self, participant_id: int) -> list[Identity]:
         """Every platform account of a person (for a coordinator's audited /admin reveal)."""
@@ -91,16 +86,16 @@ class SafetyQueries:
         return [mapping.participant_from(r) for r in self.conn.execute(query.order_by(P.c.id))]
 
     def block(self, blocker_id: int, blocked_id: int, now: datetime) -> None:
-        exists = self.conn.execute(select(B.c.id).where(
-            B.c.blocker_id == blocker_id, B.c.blocked_id == blocked_id)).first()
+        exists = self.conn.execute(select(BL.c.id).where(
+            BL.c.blocker_id == blocker_id, BL.c.blocked_id == blocked_id)).first()
         if exists is None:
-            self.conn.execute(insert(B).values(blocker_id=blocker_id, blocked_id=blocked_id,
+            self.conn.execute(insert(BL).values(blocker_id=blocker_id, blocked_id=blocked_id,
                                                at=now))
 
     def blocked_with(self, participant_id: int) -> frozenset[int]:
         """Everyone this person blocked or was blocked by."""
-        rows = self.conn.execute(select(B.c.blocker_id, B.c.blocked_id).where(
-            or_(B.c.blocker_id == participant_id, B.c.blocked_id == participant_id)))
+        rows = self.conn.execute(select(BL.c.blocker_id, BL.c.blocked_id).where(
+            or_(BL.c.blocker_id == participant_id, BL.c.blocked_id == participant_id)))
         return frozenset(r.blocked_id if r.blocker_id == participant_id else r.blocker_id
                          for r in rows)
 

@@ -51,32 +51,7 @@ from storage.groups import GroupQueries
 from storage.nudges import NudgeQueries
 from storage.privacy import PrivacyQueries
 from storage.safety import SafetyQueries
-from storage.tables import (
-    AuditRow,
-    IdentityRow,
-    InviteRow,
-    MatchRow,
-    OutboxRow,
-    ParticipantRow,
-    ProcessedEventRow,
-    ProgramRow,
-    RelayedMessageRow,
-    SchoolRow,
-    ThreadRow,
-)
-
-P = ParticipantRow.__table__
-I = IdentityRow.__table__  # noqa: E741
-INV = InviteRow.__table__
-M = MatchRow.__table__
-R = RelayedMessageRow.__table__
-E = ProcessedEventRow.__table__
-O = OutboxRow.__table__  # noqa: E741
-A = AuditRow.__table__
-S = SchoolRow.__table__
-T = ThreadRow.__table__
-PR = ProgramRow.__table__
-
+from storage.tables import INV, PR, A, E, I, M, O, P, R, S
 
 # The statements every relayed message runs, built once: building a statement costs more than
 # executing it on SQLite, and these run several times per message.
@@ -88,7 +63,6 @@ _IDENTITY = (
     .outerjoin(P, P.c.id == I.c.participant_id)
     .where(I.c.platform == bindparam("platform"), I.c.platform_user_id == bindparam("user"))
 )
-
 
 _BEST_ADDRESS = best_address_of(P)
 _PARTICIPANT = (

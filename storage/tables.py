@@ -335,4 +335,28 @@ class AuditRow(SQLModel, table=True):
     detail: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))
 
 
+# The tables as SQLAlchemy Core sees them, under the short names every storage module uses.
+A = AuditRow.__table__
+BC = BroadcastRow.__table__
+BL = BlockRow.__table__
+E = ProcessedEventRow.__table__
+G = GroupRow.__table__
+GM = GroupMemberRow.__table__
+GP = GroupPostRow.__table__
+GT = GroupThreadRow.__table__
+HM = HeldMessageRow.__table__
+I = IdentityRow.__table__  # noqa: E741
+INV = InviteRow.__table__
+M = MatchRow.__table__
+N = NudgeRow.__table__
+O = OutboxRow.__table__  # noqa: E741
+P = ParticipantRow.__table__
+PR = ProgramRow.__table__
+R = RelayedMessageRow.__table__
+RP = RetentionPurgeRow.__table__
+S = SchoolRow.__table__
+SA = SurveyAnswerRow.__table__
+T = ThreadRow.__table__
+X = ErasureRow.__table__
+
 metadata = SQLModel.metadata

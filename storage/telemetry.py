@@ -14,11 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, case, func, literal, select
 
-from storage.store import O, R
-from storage.tables import GroupPostRow, NudgeRow
-
-GP = GroupPostRow.__table__
-N = NudgeRow.__table__
+from storage.tables import GP, N, O, R
 
 # Upper bounds of the latency buckets, in seconds (from a quick relay to a long back-off).
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0)

@@ -7,7 +7,7 @@ import json
 
 from sqlalchemy import select
 
-from storage.store import A
+from storage.tables import A
 from tests.harness import Harness
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine
 
@@ -39,12 +39,12 @@ VALID: list[dict[str, Any]] = [
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.sampled_from(VALID).flatmap(mutated), st.sampled_from(("student", "x" * 40, "a b")))
+@given(st.sampled_from(VALID).flatmap(mutated))
 def test_a_body_that_passes_the_check_translates_to_a_sound_inbound(
-    payload: dict[str, Any], user: str
+    payload: dict[str, Any]
 ) -> None:
-    if _check(user, payload) is None:
-        check_inbound(to_inbound(user, payload, "m1"), "playground")
+    assume(_check("student", payload) is None)  # what the check refuses never gets further
+    check_inbound(to_inbound("student", payload, "m1"), "playground")
 
 
 @settings(max_examples=100, deadline=None)
@@ -135,10 +135,8 @@ async def test_a_text_over_the_input_limit_is_refused_with_the_limit(
     service: Passerelle, text: str
 ) -> None:
     body = json.dumps({"text": text, "client_id": "huge"}).encode()
+    assume(len(body) <= 256 * 1024)  # above, the server's own limit comes first (a 413)
     status, answer = await post(service, "student", body)
-    if len(body) > 256 * 1024:  # the server's own limit comes first
-        assert status == 413
-        return
     assert status == 400 and str(MAX_INPUT) in answer["error"]
 
 

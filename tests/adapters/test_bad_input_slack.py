@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import urllib.parse
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -188,7 +189,9 @@ async def test_an_oversized_request_is_refused(
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(body=st.one_of(st.sampled_from(EVENTS).flatmap(mutated),
                       mutated(ACTION).map(lambda a: "payload=" + json.dumps(a)),
-                      mutated(COMMAND).map(lambda c: json.dumps(c))))
+                      # a slash command comes form-encoded, as Slack sends it
+                      mutated(COMMAND).map(lambda c: urllib.parse.urlencode(
+                          c if isinstance(c, dict) else {"command": c}))))
 async def test_any_broken_signed_request_is_answered_without_a_server_error(
     service: Passerelle, fake: FakeSlack, caplog: pytest.LogCaptureFixture,  # noqa: F811
     body: dict[str, Any] | str,

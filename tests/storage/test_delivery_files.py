@@ -17,7 +17,7 @@ from core.model import Address, Attachment, Button, Envelope, Outbound
 from core.ports import PermanentFailure
 from storage.engine import make_engine
 from storage.outbox import OutboxQueue
-from storage.store import O
+from storage.tables import O
 from tests.fakes import FakeChannel
 from tests.harness import Harness
 from tests.storage.delivery_support import drain, failing, worker_on

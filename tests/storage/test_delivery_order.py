@@ -12,7 +12,7 @@ from sqlalchemy import Row, select
 from bots.delivery import DeliveryWorker
 from core.model import Address, Button, Envelope, Outbound
 from core.ports import RetryLater
-from storage.store import R
+from storage.tables import R
 from tests.harness import Harness
 from tests.storage.delivery_support import (
     MENTOR_PLATFORM,

@@ -449,3 +449,21 @@ def test_a_mentor_rejected_after_vetting_leaves_their_conversations_and_groups(
         assert store.open_matches(anne.id or 0) == []
         assert store.membership(group, anne.id or 0) is None
         assert store.participant(anne.id or 0).current_match_id is None  # type: ignore[union-attr]
+
+
+def test_a_request_waiting_for_a_rejected_mentor_lapses_without_an_end_survey(
+        w: Harness) -> None:
+    """A request Anne never answered is no conversation: turning her down closes it as lapsed
+    (not ended, not counted as a match that took place), Noé hears it and gets other mentors,
+    and nobody is asked how a conversation that never was went."""
+    w.say("noe", "/request Anne Bonjour, vous aimez votre métier?")
+    settle(w, "noe", "anne")
+    w.say("paul", "/admin refuser Anne Plainte d'un parent")
+    got = news(w, "noe", "anne")
+    assert got["noe"][0] == t(w, "fr", "request.withdrawn_student", name="Anne (infirmière)")
+    assert got["anne"] == [t(w, "fr", "reject.mentor_told", reason="Plainte d'un parent"),
+                           t(w, "fr", "request.withdrawn_mentor", name="Noé")]
+    survey = t(w, "fr", "survey.end_reason")
+    assert all(survey not in text for text in got["noe"] + got["anne"])
+    (match,) = [m for m in w.sql().matches() if m.mentor_id == w.participant("Anne").id]
+    assert match.status is MatchStatus.EXPIRED

@@ -16,8 +16,7 @@ from core import broadcast
 from core.bus import sweep
 from core.context import Context
 from core.model import Address, Envelope, Identity, Participant, Role, School, Step
-from storage.store import O
-from storage.tables import BroadcastRow, metadata
+from storage.tables import BroadcastRow, O, metadata
 from tests.group_scenes import enrol_coordinator, enrol_mentor, enrol_student
 from tests.harness import Harness
 from tests.inbox import audit_rows, news, settle, t

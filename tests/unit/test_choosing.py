@@ -24,7 +24,7 @@ from core.model import (
     School,
     Step,
 )
-from storage.store import A
+from storage.tables import A
 from tests.fakes import Sent
 from tests.harness import Harness
 from tests.inbox import t

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.ports import PermanentFailure
-from storage.store import R
+from storage.tables import R
 from tests.harness import Harness
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import Engine, select
 
 from core.context import Services
 from core.model import Address, GroupRules, Role
-from storage.store import O
+from storage.tables import O
 from tests.group_scenes import a_group, coordinator, student, vetted_mentor
 from tests.harness import Harness
 from tests.inbox import news, settle, t, unheard

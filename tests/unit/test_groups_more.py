@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from core.model import Address, Group
 from core.ports import Unreachable
-from storage.store import O
+from storage.tables import O
 from tests.group_scenes import (
     a_group,
     coordinator,

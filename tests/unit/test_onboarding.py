@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from core.model import MentorKind, Participant, Role, Step
 from core.onboarding import MAX_AGE, MAX_CAPACITY, MAX_STUDENT_FIELDS, MAX_YEARS, MIN_AGE
-from storage.store import A
+from storage.tables import A
 from tests.harness import Harness
 
 

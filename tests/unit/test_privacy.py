@@ -16,8 +16,7 @@ from core.bus import sweep
 from core.context import Context
 from core.model import MatchStatus, Role, School, Step
 from core.privacy import purge_due
-from storage.store import M, O, R
-from storage.tables import ErasureRow, GroupPostRow, RetentionPurgeRow, metadata
+from storage.tables import ErasureRow, GroupPostRow, M, O, R, RetentionPurgeRow, metadata
 from tests.harness import Harness
 from tests.inbox import audit_rows, news, settle, t
 

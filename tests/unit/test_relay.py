@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from core.model import Address, Inbound, MatchStatus, Role
 from core.relay import MAX_MESSAGE_CHARS
-from storage.store import A, O
+from storage.tables import A, O
 from tests.harness import Harness
 from tests.inbox import end_survey
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from core.errors import DomainError
 from core.model import Address, MatchStatus, Role
-from storage.store import M
+from storage.tables import M
 from tests.harness import Harness
 from tests.inbox import audit_rows, settle, t, unheard
 

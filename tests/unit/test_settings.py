@@ -77,3 +77,13 @@ def test_a_secret_written_in_the_toml_file_is_refused(tmp_path) -> None:  # type
     defaults.write_text('[web]\nport = 8080\n[telegram]\ntoken = "123:abc"\n')
     assert _secrets_in_defaults(defaults) == ["telegram.token"]
     assert _secrets_in_defaults() == []  # the shipped defaults hold none
+
+
+def test_discord_is_threaded_for_the_core_exactly_when_its_mentors_channel_is_set() -> None:
+    """The core routes by the same rule the Discord channel delivers by (`threads`)."""
+    from bots.app import threaded_platforms
+
+    plain = load_settings(discord={"token": "t"})
+    channel = load_settings(discord={"token": "t", "mentor_channel_id": 42})
+    assert threaded_platforms(plain) == frozenset({"slack"})
+    assert threaded_platforms(channel) == frozenset({"slack", "discord"})

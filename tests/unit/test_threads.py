@@ -22,7 +22,7 @@ from sqlalchemy import Engine, delete
 from core.context import Services
 from core.model import Address
 from storage.engine import make_engine
-from storage.store import O
+from storage.tables import O
 from tests.fakes import Sent
 from tests.harness import Harness
 from tests.inbox import end_survey, settle, t, unheard
